@@ -1,0 +1,249 @@
+"""Find, load and check task files; the registry of tasks by id.
+
+Loading is all-or-nothing: every file is read, every problem is collected, and if there is any,
+one :class:`TaskSetError` lists them all (each naming the file, the field and, where YAML knows it,
+the line). A catalog that loads is therefore complete and consistent. The deeper invariants that need
+execution (the solution is graded correct, the broken query is not, ...) are checked by
+:mod:`sqldebug.validate`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from sqldebug.errors import TaskFileError, TaskSetError, UnknownTaskError
+from sqldebug.spec import Dataset, Task
+
+TASKS_ENV = "SQLDEBUG_TASKS"
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader without YAML 1.1 surprises: dates stay text and only true/false are booleans."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, rx) for tag, rx in resolvers if tag not in ("tag:yaml.org,2002:timestamp",)]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+
+def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> Any:
+    value = loader.construct_scalar(node)
+    lowered = str(value).lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    return value  # yes/no/on/off stay strings: 'no' is a region code, not False
+
+
+_Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
+def bundled_tasks_dir() -> Path:
+    """The task set that ships with sqldebug (inside the wheel, or the repo's tasks/ in a checkout)."""
+    here = Path(__file__).resolve().parent
+    packaged = here / "_bundled_tasks"
+    return packaged if packaged.is_dir() else here.parent / "tasks"
+
+
+def tasks_dir(path: str | os.PathLike[str] | None = None) -> Path:
+    """Where tasks come from: an explicit path, else ``$SQLDEBUG_TASKS``, else the bundled set."""
+    chosen = path if path is not None else os.environ.get(TASKS_ENV) or None
+    return Path(chosen).expanduser().resolve() if chosen is not None else bundled_tasks_dir()
+
+
+def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise TaskFileError(path, f"not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+    except OSError as exc:
+        raise TaskFileError(path, f"cannot read: {exc.strerror}") from None
+    loader = _Loader(text)
+    try:
+        node = loader.get_single_node()
+        data = loader.construct_document(node) if node is not None else None
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        problem = exc.problem or exc.context or "invalid YAML"
+        raise TaskFileError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None)
+    except yaml.YAMLError as exc:
+        raise TaskFileError(path, f"invalid YAML: {exc}") from None
+    finally:
+        loader.dispose()
+    return data, node
+
+
+def _line_of(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
+    """The line of the YAML node at a pydantic error location (deepest node found)."""
+    line = node.start_mark.line + 1 if node is not None else None
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            match = [v for k, v in node.value if k.value == part]
+            key = [k for k, _ in node.value if k.value == part]
+            if not match:
+                return line
+            line, node = key[0].start_mark.line + 1, match[0]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def _parse_model(path: Path, model: type[Dataset] | type[Task]) -> Dataset | Task:
+    data, node = _read_yaml(path)
+    if not isinstance(data, dict):
+        kind = "dataset" if model is Dataset else "task"
+        raise TaskFileError(path, f"expected a mapping of {kind} fields, got {type(data).__name__}")
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = [p for p in first["loc"] if not isinstance(p, str) or p != "__root__"]
+        field_name = ".".join(str(p) for p in loc) or None
+        message = first["msg"]
+        if first["type"] == "extra_forbidden":
+            message = "unknown field (check the spelling; see `sqldebug tasks schema`)"
+        elif first["type"] == "missing":
+            message = "required field is missing"
+        elif first["type"] == "literal_error":
+            message = f"{first['msg']} (got {first.get('input')!r})"
+        more = len(exc.errors()) - 1
+        if more:
+            message += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
+        raise TaskFileError(path, message, field=field_name, line=_line_of(node, loc)) from None
+
+
+def _has_top_level_order_by(sql: str) -> bool:
+    import sqlglot
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(sql, read="sqlite")
+    except Exception:  # unparseable solutions are reported by validation, not here
+        return False
+    return isinstance(tree, exp.Query) and tree.args.get("order") is not None
+
+
+@dataclass
+class Catalog:
+    """Every dataset and task under one folder, checked for structure and cross-references."""
+
+    root: Path
+    datasets: dict[str, Dataset] = field(default_factory=dict)
+    tasks: dict[str, Task] = field(default_factory=dict)
+    sources: dict[str, Path] = field(default_factory=dict)
+    digest: str = ""
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str] | None = None) -> Catalog:
+        root = tasks_dir(path)
+        if not root.is_dir():
+            raise TaskFileError(root, "no such task folder")
+        cat = cls(root=root)
+        errors: list[TaskFileError] = []
+        hasher = hashlib.sha256()
+        data_dir = root / "datasets"
+        files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
+        if not files:
+            raise TaskFileError(root, "no .yaml task files in this folder")
+        for file in files:
+            hasher.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
+            is_dataset = data_dir in file.parents
+            try:
+                item = _parse_model(file, Dataset if is_dataset else Task)
+            except TaskFileError as exc:
+                errors.append(exc)
+                continue
+            table = cat.datasets if is_dataset else cat.tasks
+            if item.id in table:
+                where = cat.sources[("dataset:" if is_dataset else "") + item.id]
+                errors.append(TaskFileError(file, f"duplicate id {item.id!r} (also in {where})", field="id"))
+                continue
+            table[item.id] = item  # type: ignore[assignment]
+            cat.sources[("dataset:" if is_dataset else "") + item.id] = file
+        for task_id, task in list(cat.tasks.items()):
+            if task.dataset not in cat.datasets:
+                known = ", ".join(sorted(cat.datasets)) or "none"
+                errors.append(
+                    TaskFileError(cat.sources[task_id], f"unknown dataset {task.dataset!r} (known: {known})", field="dataset")
+                )
+            elif task.order_matters is None:
+                cat.tasks[task_id] = task.model_copy(
+                    update={"order_matters": _has_top_level_order_by(task.solution)}
+                )
+        if errors:
+            raise errors[0] if len(errors) == 1 else TaskSetError(errors)
+        cat.tasks = dict(sorted(cat.tasks.items()))
+        cat.digest = hasher.hexdigest()
+        return cat
+
+    def get(self, task_id: str) -> Task:
+        try:
+            return self.tasks[task_id]
+        except KeyError:
+            close = difflib.get_close_matches(task_id, list(self.tasks), n=3)
+            raise UnknownTaskError(task_id, close) from None
+
+    def dataset_of(self, task: Task) -> Dataset:
+        return self.datasets[task.dataset]
+
+    def source(self, task_id: str) -> Path:
+        return self.sources[task_id]
+
+    def filter(
+        self,
+        *,
+        split: str | None = None,
+        category: str | None = None,
+        difficulty: str | None = None,
+        dataset: str | None = None,
+        kind: str | None = None,
+        ids: Iterable[str] | None = None,
+    ) -> list[Task]:
+        """Tasks matching every given filter, in id order."""
+        wanted = set(ids) if ids is not None else None
+        if wanted is not None:
+            for task_id in wanted:
+                self.get(task_id)  # unknown ids are an error, not an empty result
+        return [
+            t
+            for t in self.tasks.values()
+            if (split is None or t.split == split)
+            and (category is None or t.category == category)
+            and (difficulty is None or t.difficulty == difficulty)
+            and (dataset is None or t.dataset == dataset)
+            and (kind is None or t.kind == kind)
+            and (wanted is None or t.id in wanted)
+        ]
+
+
+_CACHE: dict[tuple[Path, str], Catalog] = {}
+
+
+def load_catalog(path: str | os.PathLike[str] | None = None) -> Catalog:
+    """The catalog for a folder, loaded once per process while its files are unchanged."""
+    root = tasks_dir(path)
+    stamp = ""
+    if root.is_dir():
+        stamp = str(max((p.stat().st_mtime_ns for p in root.rglob("*.yaml")), default=0))
+    key = (root, stamp)
+    if key not in _CACHE:
+        _CACHE[key] = Catalog.load(root)
+    return _CACHE[key]
+
+
+def load_tasks(path: str | os.PathLike[str] | None = None, **filters: Any) -> list[Task]:
+    """The tasks under ``path`` (default: ``$SQLDEBUG_TASKS`` or the bundled set), filtered by
+    ``split``, ``category``, ``difficulty``, ``dataset``, ``kind`` or ``ids``."""
+    return load_catalog(path).filter(**filters)

@@ -1,0 +1,38 @@
+"""The ``sqldebug`` command line: one module per command, composed here.
+
+Heavy imports happen inside the commands that need them, so ``sqldebug --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from sqldebug import __version__
+from sqldebug.cli import tasks
+
+app = typer.Typer(
+    name="sqldebug",
+    help="Execution-grounded SQL debugging episodes on sandboxed SQLite.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(tasks.app, name="tasks")
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"sqldebug {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
+) -> None:
+    """Execution-grounded SQL debugging episodes on sandboxed SQLite."""

@@ -1,0 +1,39 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import typer
+
+from sqldebug.spec import CATEGORIES
+
+TasksDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--tasks",
+        help="Task folder (default: $SQLDEBUG_TASKS, else the bundled tasks).",
+        envvar="SQLDEBUG_TASKS",
+        show_envvar=False,
+        file_okay=False,
+    ),
+]
+Json = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+Split = Annotated[Literal["train", "test"] | None, typer.Option(help="train or test.")]
+Difficulty = Annotated[
+    Literal["easy", "medium", "hard"] | None, typer.Option(help="easy, medium or hard.")
+]
+Dataset = Annotated[str | None, typer.Option(help="Dataset id, e.g. shop.")]
+
+
+def _check_category(value: str | None) -> str | None:
+    if value is not None and value not in CATEGORIES:
+        raise typer.BadParameter(f"{value!r} is not a category; one of: {', '.join(CATEGORIES)}")
+    return value
+
+
+Category = Annotated[
+    str | None,
+    typer.Option(help="Bug category (see `sqldebug tasks list`).", callback=_check_category),
+]

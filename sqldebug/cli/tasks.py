@@ -1,0 +1,131 @@
+"""``sqldebug tasks``: list, show, validate and describe the task files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from sqldebug.cli.exit_codes import ExitCode
+from sqldebug.cli.options import Category, Dataset, Difficulty, Json, Split, TasksDir
+from sqldebug.cli.output import emit_json, err, fail, guarded, out
+
+app = typer.Typer(
+    help="List, show and validate tasks.",
+    no_args_is_help=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.command("list")
+@guarded
+def list_(
+    tasks: TasksDir = None,
+    split: Split = None,
+    category: Category = None,
+    difficulty: Difficulty = None,
+    dataset: Dataset = None,
+    json: Json = False,
+) -> None:
+    """List tasks, filtered by split, category, difficulty or dataset."""
+    from sqldebug.catalog import load_catalog
+
+    catalog = load_catalog(tasks)
+    chosen = catalog.filter(split=split, category=category, difficulty=difficulty, dataset=dataset)
+    if json:
+        emit_json([t.model_dump(include={"id", "title", "dataset", "category", "difficulty", "kind", "split", "max_steps"}) for t in chosen])
+        return
+    from rich.table import Table
+
+    table = Table(title=f"{len(chosen)} task(s) in {catalog.root}", title_justify="left")
+    for col in ("id", "category", "difficulty", "kind", "split", "title"):
+        table.add_column(col, overflow="fold")
+    for t in chosen:
+        table.add_row(t.id, t.category, t.difficulty, t.kind, t.split, t.title)
+    out.print(table)
+
+
+@app.command()
+@guarded
+def show(
+    task_id: Annotated[str, typer.Argument(help="Task id, e.g. shop/monthly-revenue-fanout.")],
+    tasks: TasksDir = None,
+    solution: Annotated[bool, typer.Option("--solution", help="Also show the reference fix.")] = False,
+    json: Json = False,
+) -> None:
+    """Show one task: intent, schema and the broken query."""
+    from sqldebug.catalog import load_catalog
+
+    catalog = load_catalog(tasks)
+    task = catalog.get(task_id)
+    if json:
+        data = task.model_dump(exclude=set() if solution else {"solution"})
+        data["source"] = str(catalog.source(task.id))
+        emit_json(data)
+        return
+    from rich.panel import Panel
+    from rich.syntax import Syntax
+
+    meta = f"{task.category} · {task.difficulty} · {task.kind} · split {task.split} · {task.max_steps} steps · dataset {task.dataset}"
+    out.print(Panel(task.intent.strip(), title=f"[bold]{task.title}[/]  ({task.id})", subtitle=meta))
+    out.print("[bold]Schema[/]")
+    out.print(Syntax(catalog.datasets[task.dataset].ddl.strip(), "sql", theme="ansi_dark", background_color="default"))
+    out.print("[bold]Broken query[/]")
+    out.print(Syntax(task.broken.strip(), "sql", theme="ansi_dark", background_color="default"))
+    if solution:
+        out.print("[bold]Solution[/]")
+        out.print(Syntax(task.solution.strip(), "sql", theme="ansi_dark", background_color="default"))
+
+
+@app.command()
+@guarded
+def validate(
+    path: Annotated[Path | None, typer.Argument(help="Task folder to check (default: --tasks or the bundled set).", file_okay=False)] = None,
+    tasks: TasksDir = None,
+    k: Annotated[int, typer.Option(min=1, help="Hidden instances per episode to check against.")] = 4,
+    pool_size: Annotated[int, typer.Option(min=1, help="Hidden variants per dataset.")] = 16,
+    json: Json = False,
+) -> None:
+    """Check every invariant of every task; exit 1 when any task breaks one."""
+    from sqldebug.runtime import Runtime
+    from sqldebug.catalog import Catalog
+    from sqldebug.validate import check_task, Problem
+
+    catalog = Catalog.load(path or tasks)
+    if pool_size < k:
+        raise fail(f"--pool-size ({pool_size}) must be at least --k ({k})", ExitCode.USAGE)
+    runtime = Runtime(catalog, pool_size=pool_size)
+    problems: list[Problem] = []
+    from rich.progress import Progress
+
+    with Progress(console=err, transient=True, disable=json) as bar:
+        job = bar.add_task("validating", total=len(catalog.tasks))
+        for task in catalog.tasks.values():
+            bar.update(job, description=task.id)
+            problems += [Problem(task.id, catalog.source(task.id), r) for r in check_task(runtime, task, k=k)]
+            bar.advance(job)
+    if json:
+        emit_json({
+            "ok": not problems,
+            "tasks": len(catalog.tasks),
+            "datasets": len(catalog.datasets),
+            "problems": [{"task_id": p.task_id, "path": str(p.path), "reason": p.reason} for p in problems],
+        })
+    else:
+        for p in problems:
+            err.print(f"[red]✗[/] {p}", soft_wrap=True)
+        bad = len({p.task_id for p in problems})
+        summary = f"{len(catalog.tasks) - bad} of {len(catalog.tasks)} tasks valid ({len(catalog.datasets)} datasets)"
+        err.print(("[green]✓[/] " if not problems else "[red]✗[/] ") + summary)
+    if problems:
+        raise typer.Exit(int(ExitCode.FAILURE))
+
+
+@app.command()
+@guarded
+def schema() -> None:
+    """Print the JSON Schema of dataset and task files."""
+    from sqldebug.spec import json_schema
+
+    emit_json(json_schema())

@@ -1,0 +1,372 @@
+"""SQLite instances and the sandbox every statement runs in.
+
+An *instance* is one database of a dataset: the visible one (the dataset's rows) or a hidden
+neighbour from :mod:`sqldebug.variants`. Each is built once from SQL into a template connection and
+then cloned with the backup API (~25 us, against ~6.5 ms to rebuild it): read-only statements run on
+a per-thread clone that lives as long as the thread, and each data-changing statement on a fresh
+clone that is thrown away.
+
+The sandbox (:class:`Sandbox`) is one place that every statement goes through. It layers:
+an authorizer (no ATTACH/DETACH, no PRAGMA but a few read-only ones, no extension loading, no
+transactions, writes only where the task allows them); a progress handler that aborts after a fixed
+budget of VM instructions (deterministic, unlike a clock) with a wall-clock deadline checked on the
+same tick as a last resort; SQLite's own limits on value length, SQL length, expression depth and
+attached databases; and a cap on rows fetched. Hitting any of them raises :class:`QueryError` with a
+class the agent can act on, never a crash or a hang.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqldebug.models import ColumnInfo, ErrorClass, SchemaInfo
+
+Row = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one statement may cost. The defaults leave room for every bundled solution ~100x."""
+
+    vm_steps: int = 20_000_000
+    tick: int = 10_000
+    deadline_s: float = 2.0
+    max_rows: int = 10_000
+    max_sql_chars: int = 100_000
+    max_value_bytes: int = 1_000_000
+    max_expr_depth: int = 200
+    max_compound_select: int = 50
+
+
+class QueryError(Exception):
+    """A statement did not run; ``kind`` says why in the agent's terms."""
+
+    def __init__(self, kind: ErrorClass, message: str) -> None:
+        super().__init__(message)
+        self.kind: ErrorClass = kind
+        self.message = message
+
+
+@dataclass
+class Result:
+    """Rows of one statement (all of them, up to the row cap)."""
+
+    columns: list[str]
+    rows: list[Row]
+    truncated: bool = False
+
+
+_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"})
+_FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+_WRITE_ACTIONS = {
+    sqlite3.SQLITE_INSERT: "INSERT",
+    sqlite3.SQLITE_UPDATE: "UPDATE",
+    sqlite3.SQLITE_DELETE: "DELETE",
+}
+_ALWAYS_ALLOWED = frozenset(
+    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE}
+)
+
+
+class _Guard:
+    """Per-connection sandbox state: what may be written, and the current statement's budget."""
+
+    __slots__ = ("ticks_left", "deadline", "writable", "limits", "denied")
+
+    def __init__(self, limits: Limits, writable: frozenset[str]) -> None:
+        self.limits = limits
+        self.writable = writable
+        self.ticks_left = 0
+        self.deadline = 0.0
+        self.denied: str | None = None
+
+    def arm(self) -> None:
+        self.ticks_left = self.limits.vm_steps // self.limits.tick
+        self.deadline = time.monotonic() + self.limits.deadline_s
+        self.denied = None
+
+    def progress(self) -> int:
+        self.ticks_left -= 1
+        if self.ticks_left <= 0 or time.monotonic() > self.deadline:
+            return 1  # non-zero aborts the statement with SQLITE_INTERRUPT
+        return 0
+
+    def authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, _t: str | None) -> int:
+        if action in _ALWAYS_ALLOWED:
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_FUNCTION:
+            if arg2 and arg2.lower() in _FORBIDDEN_FUNCTIONS:
+                return self._deny(f"the function {arg2}() is not allowed")
+            return sqlite3.SQLITE_OK
+        if action == sqlite3.SQLITE_PRAGMA:
+            if arg1 and arg1.lower() in _READ_PRAGMAS:
+                return sqlite3.SQLITE_OK
+            return self._deny(f"PRAGMA {arg1} is not allowed")
+        if action in _WRITE_ACTIONS:
+            table = (arg1 or "").lower()
+            if table in self.writable:
+                return sqlite3.SQLITE_OK
+            if not self.writable:
+                return self._deny(f"{_WRITE_ACTIONS[action]} is not allowed: this task takes a query")
+            return self._deny(f"{_WRITE_ACTIONS[action]} on {arg1} is not allowed in this task")
+        if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
+            return self._deny("ATTACH and DETACH are not allowed")
+        if action in (sqlite3.SQLITE_TRANSACTION, sqlite3.SQLITE_SAVEPOINT):
+            return self._deny("transaction control is not allowed")
+        return self._deny("schema changes are not allowed")
+
+    def _deny(self, why: str) -> int:
+        self.denied = self.denied or why
+        return sqlite3.SQLITE_DENY
+
+
+def _classify(exc: sqlite3.Error, guard: _Guard) -> QueryError:
+    """Turn a SQLite error into the agent's error classes."""
+    message = str(exc)
+    name = getattr(exc, "sqlite_errorname", "")
+    if guard.denied or name == "SQLITE_AUTH" or "not authorized" in message:
+        return QueryError("blocked", guard.denied or message)
+    if name == "SQLITE_INTERRUPT" or message == "interrupted":
+        return QueryError(
+            "budget", "the query ran past its budget (too many rows or steps): it would not finish"
+        )
+    if name == "SQLITE_TOOBIG" or "too big" in message or "too large" in message or "too many" in message:
+        return QueryError("budget", f"the query exceeds a size limit: {message}")
+    if "syntax error" in message or "incomplete input" in message or "unrecognized token" in message:
+        return QueryError("syntax", message)
+    if message.startswith(("no such column", "no such table", "no such function", "ambiguous column")):
+        return QueryError("binding", message)
+    if "Expression tree is too large" in message or "parser stack overflow" in message:
+        return QueryError("budget", message)
+    if "one statement at a time" in message:
+        return QueryError("blocked", "one statement per submission, please")
+    return QueryError("runtime", message)
+
+
+class Sandbox:
+    """A connection with the sandbox applied; ``run`` is the only way statements execute."""
+
+    __slots__ = ("conn", "guard")
+
+    def __init__(self, conn: sqlite3.Connection, limits: Limits, writable: Iterable[str] = ()) -> None:
+        self.conn = conn
+        self.guard = _Guard(limits, frozenset(t.lower() for t in writable))
+        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, limits.max_sql_chars)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, limits.max_expr_depth)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
+        conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, limits.max_compound_select)
+        conn.set_authorizer(self.guard.authorize)
+        conn.set_progress_handler(self.guard.progress, limits.tick)
+
+    def run(self, sql: str, *, max_rows: int | None = None) -> Result:
+        """Execute one statement and fetch up to ``max_rows`` rows (default: the limit's cap)."""
+        limits = self.guard.limits
+        cap = limits.max_rows if max_rows is None else max_rows
+        check_text(sql, limits)
+        self.guard.arm()
+        cursor = None
+        try:
+            cursor = self.conn.execute(sql)
+            rows = cursor.fetchmany(cap + 1)
+        except sqlite3.Error as exc:
+            raise _classify(exc, self.guard) from None
+        except OverflowError as exc:  # e.g. an integer result beyond 64 bits in a parameter
+            raise QueryError("runtime", str(exc)) from None
+        finally:
+            if cursor is not None:
+                cursor.close()
+        columns = [d[0] for d in cursor.description or ()]
+        truncated = len(rows) > cap
+        return Result(columns, rows[:cap], truncated)
+
+
+def check_text(sql: str, limits: Limits) -> None:
+    """Reject text no statement should be: empty, oversized, NUL bytes, not encodable as UTF-8."""
+    if not sql or not sql.strip():
+        raise QueryError("syntax", "the statement is empty")
+    if len(sql) > limits.max_sql_chars:
+        raise QueryError(
+            "budget", f"the statement is {len(sql):,} characters long; the limit is {limits.max_sql_chars:,}"
+        )
+    if "\x00" in sql:
+        raise QueryError("syntax", "the statement contains a NUL character")
+    try:
+        sql.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise QueryError("syntax", f"the statement is not valid UTF-8 text (at character {exc.start})") from None
+
+
+def build(
+    ddl: str,
+    rows: Mapping[str, Sequence[Sequence[Any]]],
+    *,
+    lenient: bool = False,
+) -> sqlite3.Connection:
+    """A new in-memory database: the schema, then the rows, with every constraint enforced.
+
+    Strict (the default) raises :class:`DatasetError` for the first rejected row. ``lenient``
+    (variants) skips rows that break a constraint instead. Foreign keys are checked once all rows
+    are in, so rows may come in any order (a manager after their report); a lenient build drops
+    the rows whose parent is missing until none is left.
+    """
+    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    try:
+        conn.executescript(ddl)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise DatasetError(f"schema does not build: {exc}", field="schema") from None
+    tables = {
+        name.lower()
+        for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
+    }
+    conn.execute("BEGIN")
+    for table, table_rows_ in rows.items():
+        if table.lower() not in tables:
+            conn.close()
+            raise DatasetError(f"table {table!r} is not in the schema", field=f"rows.{table}")
+        width = len(conn.execute(f'SELECT * FROM "{table}" LIMIT 0').description)
+        insert = f'INSERT INTO "{table}" VALUES ({", ".join("?" * width)})'
+        for index, row in enumerate(table_rows_):
+            try:
+                if len(row) != width:
+                    raise ValueError(f"has {len(row)} values; the table has {width} columns")
+                conn.execute(insert, tuple(row))
+            except (sqlite3.Error, ValueError) as exc:
+                if lenient:
+                    continue
+                conn.close()
+                raise DatasetError(
+                    f"row {index + 1} is rejected: {exc}", field=f"rows.{table}.{index}"
+                ) from None
+    while violations := conn.execute("PRAGMA foreign_key_check").fetchall():
+        if not lenient:
+            table, rowid, parent, _ = violations[0]
+            conn.close()
+            raise DatasetError(
+                f"the row with rowid {rowid} references a missing {parent} row",
+                field=f"rows.{table}",
+            )
+        for table, rowid, _, _ in violations:
+            conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
+    conn.execute("COMMIT")
+    conn.execute("PRAGMA foreign_keys = ON")
+    return conn
+
+
+class DatasetError(Exception):
+    """A dataset's schema or rows do not build; the catalog adds the file name."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+def schema_info(conn: sqlite3.Connection) -> SchemaInfo:
+    """Tables and columns as SQLite sees them (lower-case table names)."""
+    info: SchemaInfo = {}
+    names = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+    for name in names:
+        cols = conn.execute(f'PRAGMA table_info("{name}")').fetchall()
+        info[name.lower()] = tuple(
+            ColumnInfo(name=c[1], type=(c[2] or "").upper(), notnull=bool(c[3]), pk=bool(c[5])) for c in cols
+        )
+    return info
+
+
+def table_rows(conn: sqlite3.Connection, table: str) -> Result:
+    """Every row of a table, in storage order (used to read a table's final state)."""
+    cursor = conn.execute(f'SELECT * FROM "{table}"')
+    return Result([d[0] for d in cursor.description], cursor.fetchall())
+
+
+@dataclass
+class Instance:
+    """One database of a dataset: built once, cloned per thread for reads, per statement for writes."""
+
+    key: str
+    template: sqlite3.Connection
+    limits: Limits
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _local: threading.local = field(default_factory=threading.local, repr=False)
+
+    def _clone(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        with self._lock:
+            self.template.backup(conn)
+        return conn
+
+    def reader(self) -> Sandbox:
+        """This thread's read-only sandbox on the instance."""
+        box: Sandbox | None = getattr(self._local, "box", None)
+        if box is None:
+            conn = self._clone()
+            conn.execute("PRAGMA query_only = ON")
+            box = Sandbox(conn, self.limits)
+            self._local.box = box
+        return box
+
+    def writer(self, tables: Iterable[str]) -> Sandbox:
+        """A fresh throw-away copy where only ``tables`` may be changed."""
+        conn = self._clone()
+        conn.execute("PRAGMA foreign_keys = ON")
+        return Sandbox(conn, self.limits, writable=tables)
+
+    def rows(self, table: str, limit: int | None = None) -> Result:
+        """Rows of a table, read through the sandbox (names are checked against the schema first)."""
+        sql = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit is not None else "")
+        return self.reader().run(sql)
+
+
+class InstancePool:
+    """The visible instance of one dataset and its pool of hidden variants, built lazily, once.
+
+    A seed draws ``k`` distinct variants from a pool of ``size``. Building a variant costs a few
+    milliseconds the first time any episode needs it; after that a reset costs nothing here.
+    """
+
+    def __init__(self, dataset_id: str, ddl: str, rows: Mapping[str, Sequence[Sequence[Any]]], *, size: int = 16, limits: Limits | None = None) -> None:
+        from sqldebug.variants import table_shapes
+
+        if size < 1:
+            raise ValueError("the variant pool needs at least one variant")
+        self.dataset_id = dataset_id
+        self.ddl = ddl
+        self.size = size
+        self.limits = limits or Limits()
+        self.visible = Instance("visible", build(ddl, rows), self.limits)
+        self.schema = schema_info(self.visible.template)
+        self.shapes = table_shapes(self.visible.template)
+        self._visible_rows = {
+            s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
+        }
+        self._variants: dict[int, Instance] = {}
+        self._lock = threading.Lock()
+
+    def variant(self, index: int) -> Instance:
+        """Hidden variant ``index`` (0 <= index < size), built on first use."""
+        inst = self._variants.get(index)
+        if inst is None:
+            from sqldebug.variants import variant_rows
+
+            rows = variant_rows(self.shapes, self._visible_rows, self.dataset_id, index)
+            conn = build(self.ddl, rows, lenient=True)
+            with self._lock:
+                inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
+        return inst
+
+    def draw(self, seed: int, k: int) -> list[int]:
+        """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them."""
+        import random
+
+        return sorted(random.Random(seed).sample(range(self.size), min(k, self.size)))
+
+    def warm(self) -> None:
+        """Build every variant now (servers do this at start-up, so no request pays for it)."""
+        for index in range(self.size):
+            self.variant(index)

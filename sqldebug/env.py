@@ -1,0 +1,305 @@
+"""SQLDebugEnv: one episode at a time, with the Gymnasium-style API people already know.
+
+``reset(*, seed=None, options=None) -> (Observation, info)`` and
+``step(action) -> (Observation, reward, terminated, truncated, info)``; ``terminated`` means
+solved, ``truncated`` means out of steps. The seed picks the hidden instances (and the task, when
+the environment was made for a set of tasks); the same seed and the same actions give identical
+observations, rewards and info.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from sqldebug import prompt
+from sqldebug.actions import parse_action
+from sqldebug.database import Instance, Limits, QueryError, Result, check_text
+from sqldebug.errors import EpisodeError, SQLDebugError
+from sqldebug.grading import Grader, Outcome
+from sqldebug.models import (
+    Action,
+    EpisodeState,
+    Finding,
+    HistoryEntry,
+    Observation,
+    ResultTable,
+    RewardBreakdown,
+    SQLError,
+)
+from sqldebug.reward import RewardWeights, Score, step_reward
+from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.spec import Task
+
+
+@dataclass(frozen=True)
+class EnvConfig:
+    """How episodes are run. Every field can be passed to :func:`sqldebug.make` by name."""
+
+    k: int = 4  # hidden instances per episode
+    pool_size: int = 16  # hidden variants per dataset to draw from
+    weights: RewardWeights = field(default_factory=RewardWeights)
+    limits: Limits = field(default_factory=Limits)
+    review: bool = False  # review every submission (blocked SQL is then not run)
+    show_rows: int = 20  # result rows shown in an observation
+    max_steps: int | None = None  # override the task's
+
+    @classmethod
+    def build(cls, **config: Any) -> EnvConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(config) - known)
+        if unknown:
+            raise SQLDebugError(f"unknown option(s) {unknown}; known: {sorted(known)}")
+        if isinstance(config.get("weights"), dict):
+            config["weights"] = RewardWeights.from_mapping(config["weights"])
+        if isinstance(config.get("limits"), dict):
+            config["limits"] = replace(Limits(), **config["limits"])
+        built = cls(**config)
+        if built.k < 1 or built.pool_size < built.k:
+            raise SQLDebugError("need 1 <= k <= pool_size")
+        return built
+
+
+def to_table(result: Result, limit: int) -> ResultTable:
+    """A result as shown to agents: the first ``limit`` rows, blobs as SQLite blob literals."""
+    rows = [[f"x'{bytes(v).hex()}'" if isinstance(v, bytes | memoryview) else v for v in r] for r in result.rows[:limit]]
+    return ResultTable(columns=result.columns, rows=rows, row_count=len(result.rows), truncated=result.truncated or len(result.rows) > limit)
+
+
+class SQLDebugEnv:
+    """An environment over one task, or over a set of tasks that ``reset`` draws from by seed."""
+
+    def __init__(self, runtime: Runtime, tasks: list[Task], config: EnvConfig | None = None) -> None:
+        if not tasks:
+            raise SQLDebugError("no tasks match; see `sqldebug tasks list`")
+        self.runtime = runtime
+        self.tasks = tasks
+        self.config = config or EnvConfig()
+        self._task: Task | None = None
+        self._obs: Observation | None = None
+
+    # -- episode ------------------------------------------------------------------------------
+
+    @property
+    def task(self) -> Task:
+        if self._task is None:
+            raise EpisodeError("no episode yet: call reset() first")
+        return self._task
+
+    @property
+    def observation(self) -> Observation:
+        if self._obs is None:
+            raise EpisodeError("no episode yet: call reset() first")
+        return self._obs
+
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
+        options = dict(options or {})
+        task_id = options.pop("task_id", None)
+        perturb = bool(options.pop("perturb_visible", False))
+        if options:
+            raise SQLDebugError(f"unknown reset option(s) {sorted(options)}; known: ['perturb_visible', 'task_id']")
+        self.seed = int(seed) if seed is not None else secrets.randbelow(2**31)
+        if task_id is not None:
+            task = self.runtime.catalog.get(task_id)
+        elif len(self.tasks) == 1:
+            task = self.tasks[0]
+        else:
+            import random
+
+            task = random.Random(self.seed).choice(self.tasks)
+        self._task = task
+        self.instances: list[Instance] = self.runtime.instances(task, self.seed, self.config.k, perturb_visible=perturb)
+        self.grader: Grader = self.runtime.grader(task)
+        self.max_steps = self.config.max_steps or task.max_steps
+        self.best: Score = self.grader.baseline(self.instances)
+        self.step_count = 0
+        self.solved = False
+        self.done = False
+        self.total_reward = 0.0
+        self.failed_submissions = 0
+        self.history: list[HistoryEntry] = []
+        self._submitted: set[str] = set()
+        self.episode_id = secrets.token_hex(8)
+        visible = self.instances[0]
+        obs = Observation(
+            task_id=task.id,
+            title=task.title,
+            intent=task.intent,
+            dataset=task.dataset,
+            category=task.category,
+            difficulty=task.difficulty,
+            kind=task.kind,
+            schema_sql=self.runtime.catalog.datasets[task.dataset].ddl,
+            sample_rows=self.runtime.samples(task, visible),
+            broken_query=task.broken,
+            current_query=task.broken,
+            max_steps=self.max_steps,
+            message="Episode started: fix the broken query.",
+        )
+        self._static = self.runtime.memo(("prompt", task.id, visible.key), lambda: prompt.static_part(obs))
+        obs.prompt = prompt.render(obs, self._static)
+        self._obs = obs
+        return obs, self._info(None, None)
+
+    def step(self, action: Any) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        task = self.task
+        if self.done:
+            state = "solved" if self.solved else "out of steps"
+            raise EpisodeError(f"the episode is over ({state}); call reset() to start another")
+        act = parse_action(action)
+        self.step_count += 1
+        findings: list[Finding] = []
+        outcome: Outcome | None = None
+        error: QueryError | None = None
+        result: ResultTable | None = None
+        message = ""
+        current = self.observation.current_query
+        if act.type == "submit":
+            sql = act.sql or ""
+            findings, outcome = self._submit(sql, review_first=act.review or self.config.review)
+            error = outcome.error
+            if outcome.result is not None:
+                result = to_table(outcome.result, self.config.show_rows)
+            current = sql
+            message = "Correct: the fix answers the intent on every instance." if outcome.correct else (
+                f"Not correct yet (progress {outcome.score.progress:.2f})." if error is None else "The statement did not run."
+            )
+        elif act.type == "probe":
+            sql = act.sql or ""
+            if act.review:
+                findings = self._review(sql)[0]
+            try:
+                result = to_table(self.instances[0].reader().run(sql, max_rows=self.config.show_rows), self.config.show_rows)
+            except QueryError as exc:
+                error = exc
+            message = "Probe ran on the visible data (not graded)."
+        elif act.type == "inspect_schema":
+            rows = [[t, c.name, c.type, c.notnull, c.pk] for t, cols in self.runtime.pool(task.dataset).schema.items() for c in cols]
+            result = ResultTable(columns=["table", "column", "type", "notnull", "pk"], rows=rows, row_count=len(rows), truncated=False)
+        elif act.type == "inspect_sample":
+            result, error = self._sample(act.table)
+        else:  # reset_query
+            current = task.broken
+            message = "The query is back to the broken one."
+        unsafe = error is not None and error.kind in ("blocked", "budget")
+        repeated = False
+        if act.type == "submit":
+            key = (act.sql or "").strip()
+            repeated = key in self._submitted
+            self._submitted.add(key)
+        breakdown = step_reward(
+            self.config.weights, score=outcome.score if outcome else None, best=self.best, repeated=repeated, unsafe=unsafe
+        )
+        if outcome is not None:
+            self.best = self.best.best(outcome.score)
+            self.solved = outcome.correct
+            if not outcome.correct:
+                self.failed_submissions += 1
+        truncated = not self.solved and self.step_count >= self.max_steps
+        self.done = self.solved or truncated
+        self.total_reward = round(self.total_reward + breakdown.total, 6)
+        err = SQLError(kind=error.kind, message=error.message) if error else None
+        obs = self.observation.model_copy(
+            update={
+                "last_action": act,
+                "current_query": current,
+                "result": result,
+                "error": err,
+                "findings": findings,
+                "reward_breakdown": breakdown,
+                "step": self.step_count,
+                "done": self.done,
+                "solved": self.solved,
+                "hints": task.hints[: self.failed_submissions // 2],
+                "message": message,
+            }
+        )
+        obs.prompt = prompt.render(obs, self._static)
+        self._obs = obs
+        self.history.append(HistoryEntry(step=self.step_count, action=act, reward=breakdown.total, solved=self.solved, error=err))
+        return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
+
+    def state(self) -> EpisodeState:
+        return EpisodeState(
+            episode_id=self.episode_id,
+            task_id=self.task.id,
+            seed=self.seed,
+            step=self.step_count,
+            max_steps=self.max_steps,
+            done=self.done,
+            solved=self.solved,
+            total_reward=self.total_reward,
+            history=list(self.history),
+        )
+
+    def close(self) -> None:
+        self._obs = None
+
+    # -- helpers ------------------------------------------------------------------------------
+
+    def _review(self, sql: str) -> tuple[list[Finding], bool]:
+        """Findings and whether the SQL parses and binds (False when sqlglot cannot parse it)."""
+        from sqldebug import review  # sqlglot is imported only when a review is asked for
+
+        statements, err = review.parse(sql)
+        if err is not None:
+            return [Finding(code="parse-error", severity="block", message=err)], False
+        findings = review.review(statements, self.runtime.pool(self.task.dataset).schema, kind=self.task.kind)
+        return findings, review.binds(findings)
+
+    def _submit(self, sql: str, *, review_first: bool) -> tuple[list[Finding], Outcome]:
+        if not review_first:
+            return [], self.grader.grade(sql, self.instances)
+        try:
+            check_text(sql, self.config.limits)
+        except QueryError as exc:
+            return [], Outcome(Score(), error=exc)
+        findings, valid = self._review(sql)
+        blocking = [f for f in findings if f.severity == "block"]
+        if blocking:
+            kind = "syntax" if blocking[0].code == "parse-error" else "binding" if blocking[0].code.startswith("unknown-") and blocking[0].code != "unknown-function" else "blocked"
+            return findings, Outcome(Score(valid=float(valid)), error=QueryError(kind, blocking[0].message))  # type: ignore[arg-type]
+        return findings, self.grader.grade(sql, self.instances, valid=valid)
+
+    def _sample(self, table: str | None) -> tuple[ResultTable | None, QueryError | None]:
+        schema = self.runtime.pool(self.task.dataset).schema
+        if not table:
+            return None, QueryError("syntax", "inspect_sample needs a table name")
+        if table.lower() not in schema:
+            return None, QueryError("binding", f"no such table: {table} (tables: {', '.join(schema)})")
+        name = next(s.name for s in self.runtime.pool(self.task.dataset).shapes if s.name.lower() == table.lower())
+        return to_table(self.instances[0].rows(name, self.config.show_rows), self.config.show_rows), None
+
+    def _info(self, outcome: Outcome | None, breakdown: RewardBreakdown | None) -> dict[str, Any]:
+        info: dict[str, Any] = {
+            "task_id": self.task.id,
+            "seed": self.seed,
+            "step": self.step_count,
+            "instances": [i.key for i in self.instances],
+        }
+        if breakdown is not None:
+            info["reward_breakdown"] = breakdown.model_dump()
+        if outcome is not None:
+            s = outcome.score
+            info["score"] = round(s.weighted(self.config.weights), 6)
+            info["components"] = {"correct": s.correct, "executes": s.executes, "valid": s.valid, "progress": round(s.progress, 6)}
+            info["per_instance"] = [round(p, 6) for p in outcome.per_instance]
+            info["error_class"] = outcome.error.kind if outcome.error else None
+        return info
+
+
+def make(task_id: str | None = None, *, tasks: str | None = None, split: str | None = None, category: str | None = None,
+         difficulty: str | None = None, dataset: str | None = None, **config: Any) -> SQLDebugEnv:
+    """An environment for one task, or for every task matching the filters (drawn by seed).
+
+    ``tasks`` is a task folder (default: ``$SQLDEBUG_TASKS`` or the bundled set); ``config`` holds
+    :class:`EnvConfig` fields (``k``, ``pool_size``, ``weights``, ``limits``, ``review``, ...).
+    """
+    cfg = EnvConfig.build(**config)
+    runtime = get_runtime(tasks, pool_size=cfg.pool_size, limits=cfg.limits)
+    if task_id is not None:
+        chosen = [runtime.catalog.get(task_id)]
+    else:
+        chosen = runtime.catalog.filter(split=split, category=category, difficulty=difficulty, dataset=dataset)
+    return SQLDebugEnv(runtime, chosen, cfg)

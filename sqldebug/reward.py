@@ -1,0 +1,106 @@
+"""The reward: one function, weights in one place, a breakdown that sums to the total.
+
+A submission is scored on four components, each in [0, 1]: ``correct`` (equal to the solution on
+every instance), ``executes`` (ran without error), ``valid`` (parses and binds to the schema) and
+``progress`` (how near the result is, averaged over every instance). The step reward pays each
+component's **improvement** over the best seen so far in the episode, starting from the broken
+query's own score. Consequences, each tested:
+
+* resubmitting the broken query, or any query no better than one already submitted, earns nothing
+  but the step cost: rewards cannot be farmed by repetition or by small variations;
+* the return of an episode is at most the sum of the weights, reached by solving it at the first
+  step; solving later costs only the step costs in between;
+* a correct fix scores above any incorrect submission at the same step, because ``correct`` weighs
+  more than everything else together and an incorrect result has progress < 1 on some instance;
+* a typed-out answer (the visible result as VALUES) earns progress on the visible instance only, so
+  it scores well below half of a correct fix;
+* probe and inspect actions pay only the step cost: information has its price, never a profit.
+
+Penalties: ``step_cost`` on every action, ``repeat_penalty`` for a submission identical to an
+earlier one, ``safety_penalty`` for a statement that was blocked or ran past its budget.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+from sqldebug.models import RewardBreakdown
+
+
+@dataclass(frozen=True)
+class RewardWeights:
+    """Weights and penalties; the defaults are documented in docs/reward.md."""
+
+    correct: float = 0.6
+    executes: float = 0.1
+    valid: float = 0.1
+    progress: float = 0.2
+    step_cost: float = 0.01
+    repeat_penalty: float = 0.05
+    safety_penalty: float = 0.1
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if getattr(self, f.name) < 0:
+                raise ValueError(f"reward weight {f.name} must be >= 0")
+        if self.correct <= self.executes + self.valid + self.progress:
+            raise ValueError(
+                "reward weight 'correct' must exceed executes + valid + progress, "
+                "so that a correct fix always scores above an incorrect one"
+            )
+
+    @classmethod
+    def from_mapping(cls, values: dict[str, float] | None) -> RewardWeights:
+        known = {f.name for f in fields(cls)}
+        unknown = set(values or {}) - known
+        if unknown:
+            raise ValueError(f"unknown reward weight(s) {sorted(unknown)}; known: {sorted(known)}")
+        return cls(**(values or {}))
+
+    @property
+    def max_return(self) -> float:
+        return self.correct + self.executes + self.valid + self.progress
+
+
+@dataclass(frozen=True)
+class Score:
+    """A submission's absolute quality, each component in [0, 1]."""
+
+    correct: float = 0.0
+    executes: float = 0.0
+    valid: float = 0.0
+    progress: float = 0.0
+
+    def best(self, other: Score) -> Score:
+        return Score(*(max(a, b) for a, b in zip(self.astuple(), other.astuple(), strict=True)))
+
+    def astuple(self) -> tuple[float, float, float, float]:
+        return (self.correct, self.executes, self.valid, self.progress)
+
+    def weighted(self, w: RewardWeights) -> float:
+        return w.correct * self.correct + w.executes * self.executes + w.valid * self.valid + w.progress * self.progress
+
+
+def step_reward(
+    w: RewardWeights,
+    *,
+    score: Score | None,
+    best: Score,
+    repeated: bool = False,
+    unsafe: bool = False,
+) -> RewardBreakdown:
+    """The reward of one action. ``score`` is None for actions that are not graded (probe,
+    inspect, reset_query); ``best`` is the best score so far (the broken query's at first)."""
+    parts: dict[str, float] = {"step_cost": -w.step_cost}
+    if score is not None and not repeated:
+        gain = [max(0.0, s - b) for s, b in zip(score.astuple(), best.astuple(), strict=True)]
+        parts["correct"] = w.correct * gain[0]
+        parts["executes"] = w.executes * gain[1]
+        parts["valid"] = w.valid * gain[2]
+        parts["progress"] = w.progress * gain[3]
+    if repeated:
+        parts["repeat_penalty"] = -w.repeat_penalty
+    if unsafe:
+        parts["safety_penalty"] = -w.safety_penalty
+    parts = {k: round(v, 6) for k, v in parts.items()}
+    return RewardBreakdown(**parts, total=round(sum(parts.values()), 6))

@@ -1,0 +1,148 @@
+"""The task format: pydantic models of the YAML files under ``tasks/``.
+
+A *dataset* is a schema plus the rows the agent sees; a *task* names a dataset and carries a broken
+query, what it should answer (``intent``) and a reference fix (``solution``). Attribute names are the
+YAML keys (the one exception is ``Dataset.ddl``, spelled ``schema`` in YAML because pydantic reserves
+that name). Every model forbids unknown keys, so a typo in a task file is an error, not a silent
+default. ``json_schema()`` exports both models for editors and other tools.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Difficulty = Literal["easy", "medium", "hard"]
+Kind = Literal["query", "mutation"]
+Split = Literal["train", "test"]
+
+#: The fixed bug taxonomy; docs/task-format.md says what each category means.
+CATEGORIES: tuple[str, ...] = (
+    "syntax",
+    "unknown-identifier",
+    "join-fanout",
+    "join-type",
+    "join-condition",
+    "null-handling",
+    "aggregation",
+    "having-vs-where",
+    "type-coercion",
+    "date-range",
+    "distinct",
+    "window",
+    "subquery",
+    "ordering-ties",
+    "set-operations",
+    "string-matching",
+    "mutation",
+    "multi-bug",
+)
+Category = Literal[
+    "syntax",
+    "unknown-identifier",
+    "join-fanout",
+    "join-type",
+    "join-condition",
+    "null-handling",
+    "aggregation",
+    "having-vs-where",
+    "type-coercion",
+    "date-range",
+    "distinct",
+    "window",
+    "subquery",
+    "ordering-ties",
+    "set-operations",
+    "string-matching",
+    "mutation",
+    "multi-bug",
+]
+
+_ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_/")
+Cell = str | int | float | bool | None
+
+
+def _check_id(value: str) -> str:
+    if not value or not set(value) <= _ID_CHARS or value.startswith("/") or value.endswith("/"):
+        raise ValueError(
+            "must be lower-case letters, digits, '-', '_' and '/' separators, e.g. 'shop/revenue'"
+        )
+    return value
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+
+class Dataset(_Strict):
+    """A schema and the visible rows that every task on it shares."""
+
+    id: str
+    description: str
+    ddl: str = Field(alias="schema", description="CREATE TABLE statements (SQLite).")
+    rows: dict[str, list[list[Cell]]] = Field(
+        default_factory=dict, description="Visible rows per table, values in column order."
+    )
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _check_id(value)
+
+
+class Task(_Strict):
+    """One debugging task: a plausible but wrong query, its intent and a reference fix."""
+
+    id: str
+    title: str
+    dataset: str
+    category: Category
+    difficulty: Difficulty
+    kind: Kind = "query"
+    split: Split = "train"
+    intent: str
+    broken: str
+    solution: str
+    order_matters: bool | None = Field(
+        default=None,
+        description="Whether row order is graded; default: true iff the solution has a top-level "
+        "ORDER BY (filled in by the catalog).",
+    )
+    tables: list[str] = Field(
+        default_factory=list,
+        description="Mutation tasks: the tables whose final state is graded.",
+    )
+    max_steps: int = Field(default=8, ge=1, le=100)
+    hints: list[str] = Field(default_factory=list)
+    tags: list[str] = Field(default_factory=list)
+
+    @field_validator("id")
+    @classmethod
+    def _valid_id(cls, value: str) -> str:
+        return _check_id(value)
+
+    @field_validator("intent", "broken", "solution", "title")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @model_validator(mode="after")
+    def _mutation_needs_tables(self) -> Task:
+        if self.kind == "mutation" and not self.tables:
+            raise ValueError("a mutation task must list the graded tables under 'tables'")
+        if self.kind == "query" and self.tables:
+            raise ValueError("'tables' is only for mutation tasks")
+        return self
+
+
+def json_schema() -> dict[str, Any]:
+    """JSON Schema of both file kinds, keyed by model name."""
+    return {
+        "Dataset": Dataset.model_json_schema(by_alias=True),
+        "Task": Task.model_json_schema(by_alias=True),
+    }

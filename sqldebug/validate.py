@@ -1,0 +1,106 @@
+"""The invariants every task must hold, checked by execution (``sqldebug tasks validate``).
+
+For each task: its dataset builds; the solution runs on the visible instance and on every hidden
+variant of the pool, with a non-empty result (a changed table, for mutation tasks); the solution is
+graded correct and the oracle solves it within ``max_steps``; the broken query is graded incorrect
+and the bug shows on the visible instance; a constant-answer query (the solution's visible result
+typed out as VALUES) is graded incorrect for *every* seed, because fewer than ``k`` variants of the
+pool share the visible answer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlglot import exp
+
+from sqldebug.database import QueryError, Result
+from sqldebug.errors import SQLDebugError
+from sqldebug.grading import results_equal
+from sqldebug.runtime import Runtime
+from sqldebug.spec import Task
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One broken invariant of one task."""
+
+    task_id: str
+    path: Path
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.task_id}: {self.reason}"
+
+
+def constant_answer(result: Result) -> str:
+    """The typed-out answer: a query returning exactly ``result``'s rows, whatever the data."""
+    if not result.rows:
+        return "SELECT NULL WHERE 0"
+    values = exp.values([tuple(exp.convert(v) for v in row) for row in result.rows], alias="t")
+    return exp.select("*").from_(values).sql(dialect="sqlite")
+
+
+def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
+    """The reasons ``task`` breaks an invariant (empty when it holds them all)."""
+    from sqldebug.env import EnvConfig, SQLDebugEnv  # env imports validate's neighbours
+
+    try:
+        pool = runtime.pool(task.dataset)
+    except SQLDebugError as exc:
+        return [f"dataset does not build: {exc}"]
+    grader = runtime.grader(task)
+    instances = [pool.visible, *(pool.variant(i) for i in range(pool.size))]
+    reasons: list[str] = []
+    expected = []
+    for inst in instances:
+        try:
+            value = grader.expected(inst)
+        except QueryError as exc:
+            return [f"the solution does not run on instance {inst.key}: {exc.kind}: {exc.message}"]
+        expected.append(value)
+        if isinstance(value, Result) and not value.rows:
+            reasons.append(f"the solution returns no rows on instance {inst.key}")
+    if reasons:
+        return reasons
+    visible = [pool.visible]
+    if task.kind == "mutation":
+        before = {t: pool.visible.rows(t).rows for t in task.tables}
+        after = expected[0]
+        assert isinstance(after, dict)
+        if all(results_equal(before[t], after[t].rows) for t in task.tables):
+            reasons.append("the solution changes nothing on the visible instance")
+    broken = grader.grade(task.broken, visible)
+    if broken.correct:
+        reasons.append("the broken query gives the solution's answer on the visible instance (the bug does not show)")
+    if task.kind == "query":
+        assert isinstance(expected[0], Result)
+        hack = constant_answer(expected[0])
+        same = [i.key for i, r in zip(instances[1:], expected[1:], strict=True)
+                if grader.grade(hack, [i]).correct]
+        if len(same) >= k:
+            reasons.append(
+                f"a typed-out answer passes on {len(same)} of {pool.size} hidden variants "
+                f"({', '.join(same)}); with k={k} some seeds would accept it"
+            )
+    env = SQLDebugEnv(runtime, [task], EnvConfig(k=k, pool_size=pool.size, limits=runtime.limits))
+    for seed in (0, 1):
+        env.reset(seed=seed)
+        if env.step(task.broken)[0].solved:
+            reasons.append(f"the broken query is graded correct (seed {seed})")
+        env.reset(seed=seed)
+        obs, *_ = env.step(task.solution)
+        if not obs.solved:
+            reasons.append(f"the oracle does not solve it (seed {seed}): {obs.message}")
+    return reasons
+
+
+def validate(runtime: Runtime, task_ids: list[str] | None = None, *, k: int = 4) -> list[Problem]:
+    """Every broken invariant of the catalog's tasks (or of ``task_ids``), in id order."""
+    tasks = runtime.catalog.filter(ids=task_ids) if task_ids else list(runtime.catalog.tasks.values())
+    problems = []
+    for task in tasks:
+        for reason in check_task(runtime, task, k=k):
+            problems.append(Problem(task.id, runtime.catalog.source(task.id), reason))
+    return problems
