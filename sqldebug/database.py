@@ -109,6 +109,10 @@ class _Guard:
             return self._deny(f"PRAGMA {arg1} is not allowed")
         if action in _WRITE_ACTIONS:
             table = (arg1 or "").lower()
+            if table in ("sqlite_master", "sqlite_temp_master"):
+                if action == sqlite3.SQLITE_UPDATE:
+                    return sqlite3.SQLITE_OK  # schema load of pragma table-valued functions
+                return self._deny("schema changes are not allowed")
             if table in self.writable:
                 return sqlite3.SQLITE_OK
             if not self.writable:
