@@ -10,6 +10,7 @@ observations, rewards and info.
 from __future__ import annotations
 
 import secrets
+from itertools import chain
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
@@ -63,8 +64,17 @@ class EnvConfig:
 
 def to_table(result: Result, limit: int) -> ResultTable:
     """A result as shown to agents: the first ``limit`` rows, blobs as SQLite blob literals."""
-    rows = [[f"x'{bytes(v).hex()}'" if isinstance(v, bytes | memoryview) else v for v in r] for r in result.rows[:limit]]
-    return ResultTable(columns=result.columns, rows=rows, row_count=len(result.rows), truncated=result.truncated or len(result.rows) > limit)
+    shown = result.rows[:limit]
+    if bytes in set(map(type, chain.from_iterable(shown))):
+        rows = [[f"x'{v.hex()}'" if isinstance(v, bytes) else v for v in r] for r in shown]
+    else:
+        rows = [list(r) for r in shown]
+    return ResultTable.model_construct(
+        columns=result.columns,
+        rows=rows,
+        row_count=len(result.rows),
+        truncated=result.truncated or len(result.rows) > limit,
+    )
 
 
 class SQLDebugEnv:
@@ -137,8 +147,7 @@ class SQLDebugEnv:
             max_steps=self.max_steps,
             message="Episode started: fix the broken query.",
         )
-        self._static = self.runtime.memo(("prompt", task.id, visible.key), lambda: prompt.static_part(obs))
-        obs.prompt = prompt.render(obs, self._static)
+        obs._static_prompt = self.runtime.memo(("prompt", task.id, visible.key), lambda: prompt.static_part(obs))
         self._obs = obs
         return obs, self._info(None, None)
 
@@ -161,7 +170,7 @@ class SQLDebugEnv:
             error = outcome.error
             if outcome.result is not None:
                 result = to_table(outcome.result, self.config.show_rows)
-            current = sql
+            current = sql if len(sql) <= self.config.limits.max_sql_chars else current
             message = "Correct: the fix answers the intent on every instance." if outcome.correct else (
                 f"Not correct yet (progress {outcome.score.progress:.2f})." if error is None else "The statement did not run."
             )
@@ -199,7 +208,8 @@ class SQLDebugEnv:
         truncated = not self.solved and self.step_count >= self.max_steps
         self.done = self.solved or truncated
         self.total_reward = round(self.total_reward + breakdown.total, 6)
-        err = SQLError(kind=error.kind, message=error.message) if error else None
+        err = SQLError.model_construct(kind=error.kind, message=error.message) if error else None
+        act = self._shown(act)
         obs = self.observation.model_copy(
             update={
                 "last_action": act,
@@ -215,9 +225,12 @@ class SQLDebugEnv:
                 "message": message,
             }
         )
-        obs.prompt = prompt.render(obs, self._static)
         self._obs = obs
-        self.history.append(HistoryEntry(step=self.step_count, action=act, reward=breakdown.total, solved=self.solved, error=err))
+        self.history.append(
+            HistoryEntry.model_construct(
+                step=self.step_count, action=act, reward=breakdown.total, solved=self.solved, error=err
+            )
+        )
         return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
 
     def state(self) -> EpisodeState:
@@ -237,6 +250,15 @@ class SQLDebugEnv:
         self._obs = None
 
     # -- helpers ------------------------------------------------------------------------------
+
+    def _shown(self, act: Action) -> Action:
+        """The action as kept in observations and history: an oversized statement is cut, so a
+        10 MB paste costs the episode ~1 KB (it is rejected unrun anyway)."""
+        limit = self.config.limits.max_sql_chars
+        if act.sql is None or len(act.sql) <= limit:
+            return act
+        cut = f"{act.sql[:1000]}\n-- [cut: the statement has {len(act.sql):,} characters]"
+        return act.model_copy(update={"sql": cut})
 
     def _review(self, sql: str) -> tuple[list[Finding], bool]:
         """Findings and whether the SQL parses and binds (False when sqlglot cannot parse it)."""
@@ -279,7 +301,7 @@ class SQLDebugEnv:
             "instances": [i.key for i in self.instances],
         }
         if breakdown is not None:
-            info["reward_breakdown"] = breakdown.model_dump()
+            info["reward_breakdown"] = dict(breakdown)
         if outcome is not None:
             s = outcome.score
             info["score"] = round(s.weighted(self.config.weights), 6)

@@ -9,7 +9,13 @@ The rules (docs/grading.md states them for task authors):
   number of columns must match.
 * Numbers compare by value whatever their storage class (``3 == 3.0``), floats within a relative
   tolerance of 1e-6 (absolute 1e-9 near zero), so ``SUM`` and ``AVG`` rounding does not decide a
-  grade. Text never equals a number (``'3' != 3``). NULL equals NULL.
+  grade. Text never equals a number (``'3' != 3``) and never equals a blob. NULL equals NULL.
+
+How it stays fast: each result is canonicalised once (:class:`Canon`: floats rounded to six
+significant digits, so equal-within-tolerance values usually hash alike) and compared as a
+``Counter`` of row tuples, O(rows). Only rows left unmatched are compared again with
+``math.isclose``, which settles values that fall on either side of a rounding edge. The expected
+side of every comparison is canonicalised once per instance and cached by the grader.
 """
 
 from __future__ import annotations
@@ -17,114 +23,187 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from itertools import permutations
+from itertools import chain
+from operator import itemgetter
+from dataclasses import dataclass, field
 from typing import Any
+
+from sqldebug.database import Instance, QueryError, Result, check_text, table_rows
+from sqldebug.reward import Score
+from sqldebug.spec import Task
 
 Row = Sequence[Any]
 
 REL_TOL = 1e-6
 ABS_TOL = 1e-9
-_DIGITS = 6  # significant digits of the canonical key; ties near a rounding edge use isclose
 
 
-def _cell_key(value: Any) -> tuple[int, Any]:
-    if value is None:
-        return (0, 0)
+_NAN = float("nan")  # one NaN object, so NaN rows match themselves in bags
+
+
+def _round(value: float) -> float:
+    if math.isnan(value):
+        return _NAN
+    return value if value.is_integer() or not math.isfinite(value) else float(f"{value:.6g}")
+
+
+def _canon_cell(value: Any) -> Any:
+    if type(value) is float:
+        return _round(value)
+    if isinstance(value, memoryview | bytearray):
+        return bytes(value)
     if isinstance(value, bool):
-        return (1, float(value))
-    if isinstance(value, int | float):
-        f = float(value)
-        if math.isnan(f):
-            return (1, "nan")
-        return (1, float(f"{f:.{_DIGITS}g}"))
-    if isinstance(value, str):
-        return (2, value)
-    if isinstance(value, bytes | memoryview):
-        return (3, bytes(value))
-    return (4, repr(value))
+        return int(value)
+    return value
 
 
-def _row_key(row: Row) -> tuple[tuple[int, Any], ...]:
-    return tuple(_cell_key(v) for v in row)
+def _cells_close(a: Any, b: Any) -> bool:
+    """Equality with the float tolerance; types as the rules say."""
+    if type(a) is float or type(b) is float:
+        if not (isinstance(a, int | float) and isinstance(b, int | float)):
+            return False
+        return math.isclose(float(a), float(b), rel_tol=REL_TOL, abs_tol=ABS_TOL)
+    return bool(a == b) and (type(a) is type(b) or (isinstance(a, int) and isinstance(b, int)))
 
 
-def _cells_equal(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return a is None and b is None
-    num_a = isinstance(a, int | float) and not isinstance(a, bool)
-    num_b = isinstance(b, int | float) and not isinstance(b, bool)
-    if num_a and num_b:
-        if isinstance(a, int) and isinstance(b, int):
-            return a == b
-        fa, fb = float(a), float(b)
-        if math.isnan(fa) or math.isnan(fb):
-            return math.isnan(fa) and math.isnan(fb)
-        return math.isclose(fa, fb, rel_tol=REL_TOL, abs_tol=ABS_TOL)
-    if num_a or num_b:
-        return False
-    if isinstance(a, memoryview):
-        a = bytes(a)
-    if isinstance(b, memoryview):
-        b = bytes(b)
-    return type(a) is type(b) and bool(a == b)
+def _rows_close(a: tuple[Any, ...], b: tuple[Any, ...]) -> bool:
+    return all(_cells_close(x, y) for x, y in zip(a, b, strict=True))
 
 
-def _rows_equal(a: Row, b: Row) -> bool:
-    return len(a) == len(b) and all(_cells_equal(x, y) for x, y in zip(a, b, strict=True))
+_PLAIN = frozenset({int, str, bytes, type(None)})  # cell types that are already canonical
 
 
-def _same_rows(expected: Sequence[Row], actual: Sequence[Row], ordered: bool) -> bool:
-    if len(expected) != len(actual):
+class Canon:
+    """A result in canonical form: row tuples, their bag, and (lazily) per-column value bags."""
+
+    __slots__ = ("_columns", "bag", "has_float", "rows", "width")
+    # _columns: per column, its signature: the column's value bag as a frozenset of
+    # (value, count), so comparing two columns is one C-level equality.
+
+    def __init__(self, rows: Sequence[Row], width: int | None = None) -> None:
+        kinds = set(map(type, chain.from_iterable(rows)))  # one C-speed pass over every cell
+        if kinds <= _PLAIN:
+            self.rows = [r if type(r) is tuple else tuple(r) for r in rows]
+        else:
+            self.rows = [tuple(_canon_cell(v) for v in r) for r in rows]
+        self.width = width if width is not None else (len(self.rows[0]) if self.rows else 0)
+        self.has_float = float in kinds
+        self.bag = Counter(self.rows)
+        self._columns: list[frozenset[tuple[Any, int]]] | None = None
+
+    @property
+    def columns(self) -> list[frozenset[tuple[Any, int]]]:
+        if self._columns is None:
+            self._columns = [
+                frozenset(Counter(map(itemgetter(i), self.rows)).items()) for i in range(self.width)
+            ]
+        return self._columns
+
+    def permuted(self, order: Sequence[int]) -> Canon:
+        moved = Canon.__new__(Canon)
+        moved.rows = [tuple(r[j] for j in order) for r in self.rows]
+        moved.width, moved.has_float = self.width, self.has_float
+        moved.bag = Counter(moved.rows)
+        moved._columns = [self.columns[j] for j in order] if self._columns is not None else None
+        return moved
+
+
+def _same(e: Canon, a: Canon, ordered: bool) -> bool:
+    if len(e.rows) != len(a.rows):
         return False
     if ordered:
-        return all(_rows_equal(e, a) for e, a in zip(expected, actual, strict=True))
-    es = sorted(expected, key=_row_key)
-    as_ = sorted(actual, key=_row_key)
-    if all(_rows_equal(e, a) for e, a in zip(es, as_, strict=True)):
+        if e.rows == a.rows:
+            return True
+        floats = e.has_float or a.has_float
+        return floats and all(x == y or _rows_close(x, y) for x, y in zip(e.rows, a.rows, strict=True))
+    if dict.__eq__(e.bag, a.bag):  # Counter.__eq__ is Python code; the bags hold no zero counts
         return True
-    # Canonical keys can split two values that are within tolerance across a rounding edge.
-    return Counter(map(_row_key, expected)) == Counter(map(_row_key, actual)) or _greedy_match(es, as_)
-
-
-def _greedy_match(expected: list[Row], actual: list[Row]) -> bool:
-    left = list(actual)
-    for row in expected:
+    if not (e.has_float or a.has_float):
+        return False
+    # values within tolerance across a rounding edge: match the leftover rows pairwise
+    left = list((a.bag - e.bag).elements())
+    for row in (e.bag - a.bag).elements():
         for i, cand in enumerate(left):
-            if _rows_equal(row, cand):
+            if _rows_close(row, cand):
                 del left[i]
                 break
         else:
             return False
-    return True
+    return not left
 
 
-def _column_signature(rows: Sequence[Row], index: int) -> tuple[tuple[int, Any], ...]:
-    return tuple(sorted(_cell_key(r[index]) for r in rows))
-
-
-def _candidate_orders(expected: Sequence[Row], actual: Sequence[Row], width: int) -> list[tuple[int, ...]]:
-    """Column permutations of ``actual`` worth trying: columns whose value multisets match."""
-    if width <= 1:
+def _column_orders(e: Canon, a: Canon) -> list[tuple[int, ...]]:
+    """Permutations of ``a``'s columns whose value bags match ``e``'s, identity excluded."""
+    w = e.width
+    if w <= 1 or w != a.width or set(e.columns) != set(a.columns):
+        return []  # no permutation can match unless the columns' value bags do
+    options = [[j for j in range(w) if a.columns[j] == e.columns[i]] for i in range(w)]
+    if any(not o for o in options) or all(o == [i] for i, o in enumerate(options)):
         return []
-    exp_sig = [_column_signature(expected, i) for i in range(width)]
-    act_sig = [_column_signature(actual, i) for i in range(width)]
-    options = [[j for j in range(width) if act_sig[j] == exp_sig[i]] for i in range(width)]
-    if any(not o for o in options):
-        return []
-    orders: list[tuple[int, ...]] = []
+    found: list[tuple[int, ...]] = []
 
     def extend(prefix: tuple[int, ...]) -> None:
-        if len(orders) >= 64:
+        if len(found) >= 24:
             return
-        if len(prefix) == width:
-            orders.append(prefix)
+        if len(prefix) == w:
+            if prefix != tuple(range(w)):
+                found.append(prefix)
             return
         for j in options[len(prefix)]:
             if j not in prefix:
                 extend((*prefix, j))
 
     extend(())
-    return [o for o in orders if o != tuple(range(width))]
+    return found
+
+
+def equal_canon(e: Canon, a: Canon, *, ordered: bool = False) -> bool:
+    """:func:`results_equal` on canonical results (the grader's fast path)."""
+    if e.width != a.width:
+        return not e.rows and not a.rows
+    if _same(e, a, ordered):
+        return True
+    if len(e.rows) != len(a.rows) or not e.rows:
+        return False
+    return any(_same(e, a.permuted(order), ordered) for order in _column_orders(e, a))
+
+
+def progress_canon(e: Canon, a: Canon, *, ordered: bool = False) -> float:
+    """:func:`progress` on canonical results."""
+    if equal_canon(e, a, ordered=ordered):
+        return 1.0
+    if not e.width:
+        return 0.0
+    # columns: share of expected columns whose whole value bag is some column of the result
+    a_sigs = {sig: j for j, sig in reversed(list(enumerate(a.columns)))} if a.rows else {}
+    cols = sum(sig in a_sigs for sig in e.columns) / e.width if e.rows else 0.0
+    # rows: F1 of the row bags, with columns lined up where their value bags say they moved
+    f1 = 0.0
+    if e.rows and a.rows and e.width == a.width:
+        order = _aligned_order(e, a, a_sigs)
+        moved = a if order is None else a.permuted(order)
+        small, large = (e.bag, moved.bag) if len(e.bag) <= len(moved.bag) else (moved.bag, e.bag)
+        overlap = sum(min(n, large.get(row, 0)) for row, n in small.items())
+        f1 = 2 * overlap / (len(e.rows) + len(a.rows))
+        if f1 == 1.0 and cols == 1.0:
+            return 0.9  # the right rows in the wrong order
+    return min(0.3 * cols + 0.7 * f1, 0.95)
+
+
+def _aligned_order(e: Canon, a: Canon, a_sigs: dict[frozenset[tuple[Any, int]], int]) -> tuple[int, ...] | None:
+    """A column order for ``a`` that puts each column whose value bag equals an expected column's
+    in that column's place (other columns keep their order); None when nothing moved."""
+    w = e.width
+    order: list[int | None] = [None] * w
+    used: set[int] = set()
+    for i, sig in enumerate(e.columns):
+        j = i if a.columns[i] == sig else a_sigs.get(sig)
+        if j is not None and j not in used:
+            order[i] = j
+            used.add(j)
+    rest = iter(j for j in range(w) if j not in used)
+    final = tuple(j if j is not None else next(rest) for j in order)
+    return None if final == tuple(range(w)) else final
 
 
 def _width(rows: Sequence[Row], columns: Sequence[str] | None) -> int:
@@ -142,30 +221,11 @@ def results_equal(
     actual_columns: Sequence[str] | None = None,
 ) -> bool:
     """The one comparison: do two results answer the same (see the module rules)?"""
-    width = _width(expected, expected_columns)
-    if width != _width(actual, actual_columns) and (expected or actual):
-        return False
-    if _same_rows(expected, actual, ordered):
-        return True
-    if len(expected) != len(actual) or not expected:
-        return False
-    for order in _candidate_orders(expected, actual, width):
-        moved = [tuple(r[j] for j in order) for r in actual]
-        if _same_rows(expected, moved, ordered):
-            return True
-    return False
-
-
-def _bag_overlap(expected: Sequence[Row], actual: Sequence[Row]) -> int:
-    return sum((Counter(map(_row_key, expected)) & Counter(map(_row_key, actual))).values())
-
-
-def _column_overlap(expected: Sequence[Row], actual: Sequence[Row], e_width: int, a_width: int) -> float:
-    """Share of expected columns whose values appear as a column of the actual result."""
-    if not e_width:
-        return 0.0
-    act_sig = {_column_signature(actual, j) for j in range(a_width)} if actual else set()
-    return sum(_column_signature(expected, i) in act_sig for i in range(e_width)) / e_width
+    return equal_canon(
+        Canon(expected, _width(expected, expected_columns)),
+        Canon(actual, _width(actual, actual_columns)),
+        ordered=ordered,
+    )
 
 
 def progress(
@@ -178,50 +238,19 @@ def progress(
 ) -> float:
     """How near a result is to the expected one, in [0, 1]; 1.0 exactly when ``results_equal``.
 
-    0.3 for the columns (share of expected columns whose whole value multiset appears in the
-    result) and 0.7 for the rows (F1 of the row multisets, under the best column order found). A
-    right bag in the wrong order keeps 0.9. Only the results count: nothing about the SQL text.
+    0.3 for the columns (share of expected columns whose whole value bag appears as a column of the
+    result) and 0.7 for the rows (F1 of the row bags, under the column order that lines up best).
+    The right bag in the wrong order gets 0.9; anything incorrect at most 0.95. Only results count:
+    nothing about the SQL text.
     """
-    if results_equal(expected, actual, ordered=ordered, expected_columns=expected_columns, actual_columns=actual_columns):
-        return 1.0
-    e_width = _width(expected, expected_columns)
-    a_width = _width(actual, actual_columns)
-    if not expected and not actual:
-        return 0.0 if e_width != a_width else 1.0
-    cols = _column_overlap(expected, actual, e_width, a_width)
-    best = 0
-    if e_width == a_width and expected and actual:
-        best = _bag_overlap(expected, actual)
-        for order in _candidate_orders_partial(expected, actual, e_width):
-            best = max(best, _bag_overlap(expected, [tuple(r[j] for j in order) for r in actual]))
-    f1 = 2 * best / (len(expected) + len(actual)) if (expected or actual) else 0.0
-    score = 0.3 * cols + 0.7 * f1
-    if f1 == 1.0 and cols == 1.0:
-        score = 0.9  # same bag, wrong order
-    return min(score, 0.95)
-
-
-def _candidate_orders_partial(expected: Sequence[Row], actual: Sequence[Row], width: int) -> list[tuple[int, ...]]:
-    """Column orders that line up columns whose value sets overlap best (for partial credit)."""
-    if width <= 1 or width > 6:
-        return []
-    exp_sets = [set(_cell_key(r[i]) for r in expected) for i in range(width)]
-    act_sets = [set(_cell_key(r[j]) for r in actual) for j in range(width)]
-    scored = []
-    for order in permutations(range(width)):
-        score = sum(len(exp_sets[i] & act_sets[j]) for i, j in enumerate(order))
-        scored.append((score, order))
-    scored.sort(reverse=True)
-    return [o for _, o in scored[:2] if o != tuple(range(width))]
+    return progress_canon(
+        Canon(expected, _width(expected, expected_columns)),
+        Canon(actual, _width(actual, actual_columns)),
+        ordered=ordered,
+    )
 
 
 # --- grading a submission over instances ---------------------------------------------------------
-
-from dataclasses import dataclass, field  # noqa: E402
-
-from sqldebug.database import Instance, QueryError, Result, table_rows  # noqa: E402
-from sqldebug.reward import Score  # noqa: E402
-from sqldebug.spec import Task  # noqa: E402
 
 
 @dataclass
@@ -238,17 +267,26 @@ class Outcome:
         return self.score.correct == 1.0
 
 
-Expected = Result | dict[str, Result]
+#: What a statement leaves behind: a query's result, or a mutation's graded tables (by name).
+Answer = dict[str, tuple[Result, Canon]]
+_QUERY = ""  # the key of a query's result in an Answer
 
 
 class Grader:
-    """Grades submissions for one task: the solution's answers are computed once per instance."""
+    """Grades submissions for one task; the solution's answers are computed once per instance."""
 
     def __init__(self, task: Task) -> None:
         self.task = task
         self.ordered = bool(task.order_matters)
-        self._expected: dict[str, Expected] = {}
+        self._expected: dict[str, Answer] = {}
         self._baselines: dict[tuple[str, ...], Score] = {}
+
+    def expected(self, inst: Instance) -> Answer:
+        """The solution's answer on ``inst`` (raises QueryError if the solution fails there)."""
+        answer = self._expected.get(inst.key)
+        if answer is None:
+            answer = self._expected[inst.key] = self.run(inst, self.task.solution)
+        return answer
 
     def baseline(self, instances: list[Instance]) -> Score:
         """The broken query's own score on these instances: where reward for improvement starts."""
@@ -258,54 +296,54 @@ class Grader:
             score = self._baselines[key] = self.grade(self.task.broken, instances).score
         return score
 
-    def expected(self, inst: Instance) -> Expected:
-        value = self._expected.get(inst.key)
-        if value is None:
-            value = self._run(inst, self.task.solution)
-            self._expected[inst.key] = value
-        return value
-
-    def _run(self, inst: Instance, sql: str) -> Expected:
+    def run(self, inst: Instance, sql: str, *, checked: bool = False) -> Answer:
+        """Run ``sql`` on ``inst`` as this task runs statements; raises QueryError."""
         if self.task.kind == "query":
-            return inst.reader().run(sql)
+            res = inst.reader().run(sql, checked=checked)
+            return {_QUERY: (res, Canon(res.rows, len(res.columns)))}
         box = inst.writer(self.task.tables)
         try:
-            box.run(sql)
-            return {t: table_rows(box.conn, t) for t in self.task.tables}
+            box.run(sql, checked=checked)
+            answer = {}
+            for table in self.task.tables:
+                res = table_rows(box.conn, table)
+                answer[table] = (res, Canon(res.rows, len(res.columns)))
+            return answer
         finally:
             box.conn.close()
 
-    def _compare(self, expected: Expected, actual: Expected) -> float:
-        if isinstance(expected, Result) and isinstance(actual, Result):
-            if actual.truncated:
-                return 0.0
-            return progress(expected.rows, actual.rows, ordered=self.ordered,
-                            expected_columns=expected.columns, actual_columns=actual.columns)
-        assert isinstance(expected, dict) and isinstance(actual, dict)
-        scores = [progress(expected[t].rows, actual[t].rows) for t in self.task.tables]
+    def _progress(self, expected: Answer, actual: Answer) -> float:
+        scores = []
+        for key, (exp_res, exp_canon) in expected.items():
+            act_res, act_canon = actual[key]
+            if act_res.truncated:
+                scores.append(0.0)
+                continue
+            ordered = self.ordered and key == _QUERY
+            scores.append(progress_canon(exp_canon, act_canon, ordered=ordered))
         return sum(scores) / len(scores)
 
     def grade(self, sql: str, instances: list[Instance], *, valid: bool | None = None) -> Outcome:
         """Run ``sql`` on every instance (the visible one first) and score it.
 
-        ``valid`` is the reviewer's verdict when it ran; otherwise SQLite's own (it parsed and
-        bound unless the error says otherwise).
+        ``valid`` is the reviewer's verdict when it ran; without it, SQLite's: the statement
+        parsed and bound unless its error says otherwise.
         """
         try:
-            first = self._run(instances[0], sql)
+            check_text(sql, instances[0].limits)
+            first = self.run(instances[0], sql, checked=True)
         except QueryError as exc:
             ok = exc.kind not in ("syntax", "binding") and valid is not False
             return Outcome(Score(valid=float(ok)), error=exc)
-        scores = [self._compare(self.expected(instances[0]), first)]
+        scores = [self._progress(self.expected(instances[0]), first)]
         for inst in instances[1:]:
             try:
-                scores.append(self._compare(self.expected(inst), self._run(inst, sql)))
+                scores.append(self._progress(self.expected(inst), self.run(inst, sql, checked=True)))
             except QueryError:
                 scores.append(0.0)
-        shown = first if isinstance(first, Result) else first[self.task.tables[0]]
-        correct = all(s == 1.0 for s in scores)
+        shown = first[_QUERY if _QUERY in first else self.task.tables[0]][0]
         score = Score(
-            correct=float(correct),
+            correct=float(all(s == 1.0 for s in scores)),
             executes=1.0,
             valid=1.0 if valid is None else float(valid),
             progress=sum(scores) / len(scores),

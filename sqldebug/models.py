@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any, Literal, NamedTuple
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, computed_field
 
 Cell = str | int | float | bytes | None
 ErrorClass = Literal["syntax", "binding", "runtime", "budget", "blocked"]
@@ -120,7 +120,21 @@ class Observation(Model):
     solved: bool = False
     hints: list[str] = Field(default_factory=list)
     message: str = ""
-    prompt: str = ""
+
+    # Observations round-trip through JSON, where the computed ``prompt`` comes along: ignore it.
+    model_config = ConfigDict(extra="ignore")
+    _static_prompt: str | None = PrivateAttr(default=None)
+
+    @computed_field  # type: ignore[prop-decorator]
+    @property
+    def prompt(self) -> str:
+        """The whole observation as text for a language model, rendered when read (so steps that
+        nobody reads as text do not pay for it); the unchanging part is rendered once per episode."""
+        from sqldebug import prompt
+
+        if self._static_prompt is None:
+            self._static_prompt = prompt.static_part(self)
+        return prompt.render(self, self._static_prompt)
 
 
 class EpisodeState(Model):

@@ -7,9 +7,10 @@ no solution, no hidden rows, no expected answer.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqldebug.models import Observation, ResultTable
+if TYPE_CHECKING:  # models imports this module to render Observation.prompt
+    from sqldebug.models import Observation, ResultTable
 
 MAX_CELL = 40
 

@@ -72,7 +72,15 @@ class Score:
     progress: float = 0.0
 
     def best(self, other: Score) -> Score:
-        return Score(*(max(a, b) for a, b in zip(self.astuple(), other.astuple(), strict=True)))
+        """Component-wise maximum: the best seen so far."""
+        if other.correct >= self.correct and other.executes >= self.executes and other.valid >= self.valid and other.progress >= self.progress:
+            return other
+        return Score(
+            max(self.correct, other.correct),
+            max(self.executes, other.executes),
+            max(self.valid, other.valid),
+            max(self.progress, other.progress),
+        )
 
     def astuple(self) -> tuple[float, float, float, float]:
         return (self.correct, self.executes, self.valid, self.progress)
@@ -91,16 +99,23 @@ def step_reward(
 ) -> RewardBreakdown:
     """The reward of one action. ``score`` is None for actions that are not graded (probe,
     inspect, reset_query); ``best`` is the best score so far (the broken query's at first)."""
-    parts: dict[str, float] = {"step_cost": -w.step_cost}
+    correct = executes = valid = progress = 0.0
     if score is not None and not repeated:
-        gain = [max(0.0, s - b) for s, b in zip(score.astuple(), best.astuple(), strict=True)]
-        parts["correct"] = w.correct * gain[0]
-        parts["executes"] = w.executes * gain[1]
-        parts["valid"] = w.valid * gain[2]
-        parts["progress"] = w.progress * gain[3]
-    if repeated:
-        parts["repeat_penalty"] = -w.repeat_penalty
-    if unsafe:
-        parts["safety_penalty"] = -w.safety_penalty
-    parts = {k: round(v, 6) for k, v in parts.items()}
-    return RewardBreakdown(**parts, total=round(sum(parts.values()), 6))
+        correct = round(w.correct * max(0.0, score.correct - best.correct), 6)
+        executes = round(w.executes * max(0.0, score.executes - best.executes), 6)
+        valid = round(w.valid * max(0.0, score.valid - best.valid), 6)
+        progress = round(w.progress * max(0.0, score.progress - best.progress), 6)
+    step_cost = -w.step_cost
+    repeat_penalty = -w.repeat_penalty if repeated else 0.0
+    safety_penalty = -w.safety_penalty if unsafe else 0.0
+    total = round(correct + executes + valid + progress + step_cost + repeat_penalty + safety_penalty, 6)
+    return RewardBreakdown.model_construct(
+        correct=correct,
+        executes=executes,
+        valid=valid,
+        progress=progress,
+        step_cost=step_cost,
+        repeat_penalty=repeat_penalty,
+        safety_penalty=safety_penalty,
+        total=total,
+    )
