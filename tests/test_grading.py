@@ -58,7 +58,9 @@ def test_column_names_ignored() -> None:
 def test_column_order_ignored() -> None:
     expected = [("north", 10), ("south", 20)]
     actual = [(20, "south"), (10, "north")]
-    assert results_equal(expected, actual, expected_columns=["region", "total"], actual_columns=["total", "region"])
+    assert results_equal(
+        expected, actual, expected_columns=["region", "total"], actual_columns=["total", "region"]
+    )
 
 
 def test_column_order_ignored_with_ordered_rows() -> None:
@@ -205,7 +207,9 @@ def test_progress_is_one_exactly_when_equal(expected: list, actual: list, ordere
 
 
 def test_progress_right_bag_wrong_order_gets_0_9() -> None:
-    assert progress([(1, "a"), (2, "b"), (3, "c")], [(3, "c"), (2, "b"), (1, "a")], ordered=True) == pytest.approx(0.9)
+    assert progress(
+        [(1, "a"), (2, "b"), (3, "c")], [(3, "c"), (2, "b"), (1, "a")], ordered=True
+    ) == pytest.approx(0.9)
 
 
 def test_progress_nothing_in_common_is_zero() -> None:
@@ -229,7 +233,9 @@ def test_progress_grows_with_overlap() -> None:
 def test_progress_of_extra_rows_below_one() -> None:
     expected = [(1,), (2,)]
     assert 0.0 < progress(expected, [(1,), (2,), (3,)]) < 1.0
-    assert progress(expected, [(1,), (2,), (3,)]) > progress(expected, [(1,), (2,), (3,), (4,), (5,)])
+    assert progress(expected, [(1,), (2,), (3,)]) > progress(
+        expected, [(1,), (2,), (3,), (4,), (5,)]
+    )
 
 
 def test_progress_counts_columns_found_in_other_order() -> None:
@@ -288,7 +294,9 @@ def test_prop_row_permutation_equal_when_not_ordered(rows: list, rnd) -> None:
 
 @SETTINGS
 @given(tables(min_rows=1), st.data(), st.booleans())
-def test_prop_consistent_column_shuffle_is_equal(rows: list, data: st.DataObject, ordered: bool) -> None:
+def test_prop_consistent_column_shuffle_is_equal(
+    rows: list, data: st.DataObject, ordered: bool
+) -> None:
     width = len(rows[0])
     order = data.draw(st.permutations(range(width)))
     moved = [tuple(r[j] for j in order) for r in rows]
@@ -297,7 +305,9 @@ def test_prop_consistent_column_shuffle_is_equal(rows: list, data: st.DataObject
 
 @SETTINGS
 @given(tables(min_rows=1), st.data(), st.booleans())
-def test_prop_adding_a_duplicate_row_makes_unequal(rows: list, data: st.DataObject, ordered: bool) -> None:
+def test_prop_adding_a_duplicate_row_makes_unequal(
+    rows: list, data: st.DataObject, ordered: bool
+) -> None:
     extra = data.draw(st.sampled_from(rows))
     assert not results_equal(rows, [*rows, extra], ordered=ordered)
     assert not results_equal([*rows, extra], rows, ordered=ordered)

@@ -24,7 +24,15 @@ SEED = 11
 TOL = 1e-6
 ALL_TASKS = [t.id for t in sqldebug.load_tasks()]
 QUERY_TASKS = [t.id for t in sqldebug.load_tasks(kind="query")]
-COMPONENTS = ("correct", "executes", "valid", "progress", "step_cost", "repeat_penalty", "safety_penalty")
+COMPONENTS = (
+    "correct",
+    "executes",
+    "valid",
+    "progress",
+    "step_cost",
+    "repeat_penalty",
+    "safety_penalty",
+)
 SYNTAX_ERROR = "SELEC name FROM nowhere"
 DEFAULTS = RewardWeights()
 
@@ -43,7 +51,9 @@ def fresh(task_id: str, **config: Any) -> sqldebug.SQLDebugEnv:
     return env
 
 
-def first_step(task_id: str, action: Any, **config: Any) -> tuple[sqldebug.Observation, float, dict[str, Any]]:
+def first_step(
+    task_id: str, action: Any, **config: Any
+) -> tuple[sqldebug.Observation, float, dict[str, Any]]:
     """The observation, reward and info of ``action`` as the first step of a fresh episode."""
     env = fresh(task_id, **config)
     obs, reward, _, _, info = env.step(action)
@@ -61,7 +71,7 @@ def partial_query(task: sqldebug.Task) -> str:
 
 
 def visible_answer(env: sqldebug.SQLDebugEnv) -> Result:
-    """The solution's result on the visible instance, as an agent sees it: by probing the solution."""
+    """The solution's visible result, as an agent sees it: by probing the solution."""
     probe_env = sqldebug.make(env.task.id, show_rows=10_000)
     probe_env.reset(seed=env.seed)
     obs, *_ = probe_env.step({"type": "probe", "sql": env.task.solution})
@@ -89,7 +99,13 @@ def test_breakdown_sums_to_reward_for_every_step_kind(task_id: str) -> None:
     task = env.task
     table = a_table(env)
     actions: list[tuple[str, Any]] = [
-        ("probe", {"type": "probe", "sql": task.solution if task.kind == "query" else f"SELECT * FROM {table}"}),
+        (
+            "probe",
+            {
+                "type": "probe",
+                "sql": task.solution if task.kind == "query" else f"SELECT * FROM {table}",
+            },
+        ),
         ("inspect_schema", {"type": "inspect_schema"}),
         ("inspect_sample", {"type": "inspect_sample", "table": table}),
         ("inspect_sample unknown", {"type": "inspect_sample", "table": "no_such_table"}),
@@ -121,7 +137,10 @@ def test_breakdown_sums_to_reward_for_every_step_kind(task_id: str) -> None:
 
 def test_runaway_query_is_penalised_and_sums() -> None:
     task_id = QUERY_TASKS[0]
-    obs, reward, _ = first_step(task_id, "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c")
+    obs, reward, _ = first_step(
+        task_id,
+        "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c) SELECT count(*) FROM c",
+    )
     assert obs.error is not None and obs.error.kind == "budget"
     assert obs.reward_breakdown.safety_penalty == -DEFAULTS.safety_penalty
     assert_sums(obs.reward_breakdown, reward)
@@ -214,7 +233,10 @@ def test_probe_and_inspect_never_pay(task_id: str) -> None:
     task = env.task
     tables = list(env.observation.sample_rows)
     cycle: list[Any] = [
-        {"type": "probe", "sql": task.solution if task.kind == "query" else f"SELECT * FROM {tables[0]}"},
+        {
+            "type": "probe",
+            "sql": task.solution if task.kind == "query" else f"SELECT * FROM {tables[0]}",
+        },
         {"type": "inspect_schema"},
         *({"type": "inspect_sample", "table": t} for t in tables),
         {"type": "probe", "sql": "SELECT 1"},
@@ -271,11 +293,17 @@ def test_resubmitting_the_broken_query_after_progress_earns_nothing(task_id: str
 @pytest.mark.parametrize("task_id", QUERY_TASKS)
 def test_repeating_any_submission_gets_the_repeat_penalty(task_id: str) -> None:
     env = fresh(task_id, max_steps=30)
-    submissions = [env.task.broken, SYNTAX_ERROR, partial_query(env.task), constant_answer(visible_answer(env))]
+    submissions = [
+        env.task.broken,
+        SYNTAX_ERROR,
+        partial_query(env.task),
+        constant_answer(visible_answer(env)),
+    ]
     for sql in submissions:
         env.step(sql)
     for sql in submissions:
-        obs, reward, terminated, _, _ = env.step("  " + sql + "\n")  # same statement, other whitespace
+        # the same statement, other whitespace around it
+        obs, reward, terminated, _, _ = env.step("  " + sql + "\n")
         assert not terminated
         assert obs.reward_breakdown.repeat_penalty == -DEFAULTS.repeat_penalty
         assert obs.reward_breakdown.correct == obs.reward_breakdown.progress == 0.0
@@ -302,7 +330,9 @@ def test_solving_at_step_one_earns_the_whole_improvement(task_id: str) -> None:
     baseline = env.best
     _, reward, terminated, _, _ = env.step(env.task.solution)
     assert terminated
-    assert env.state().total_reward == pytest.approx(improvement_value(baseline, DEFAULTS) - DEFAULTS.step_cost, abs=TOL)
+    assert env.state().total_reward == pytest.approx(
+        improvement_value(baseline, DEFAULTS) - DEFAULTS.step_cost, abs=TOL
+    )
     assert reward <= DEFAULTS.max_return - DEFAULTS.step_cost + TOL
 
 
@@ -312,21 +342,33 @@ def test_solving_later_costs_only_the_step_costs_in_between(task_id: str) -> Non
     env.step(env.task.solution)
     at_once = env.state().total_reward
     env.reset(seed=SEED)
-    detour: list[Any] = [{"type": "inspect_schema"}, SYNTAX_ERROR, env.task.broken + " ", {"type": "reset_query"}]
+    detour: list[Any] = [
+        {"type": "inspect_schema"},
+        SYNTAX_ERROR,
+        env.task.broken + " ",
+        {"type": "reset_query"},
+    ]
     if env.task.kind == "query":
         detour.append(partial_query(env.task))
     for action in detour:
         env.step(action)
     env.step(env.task.solution)
     assert env.state().solved
-    assert env.state().total_reward == pytest.approx(at_once - len(detour) * DEFAULTS.step_cost, abs=TOL)
+    assert env.state().total_reward == pytest.approx(
+        at_once - len(detour) * DEFAULTS.step_cost, abs=TOL
+    )
     assert env.state().total_reward < at_once
 
 
 @pytest.mark.parametrize("task_id", ALL_TASKS)
 def test_return_never_exceeds_the_sum_of_the_weights(task_id: str) -> None:
     env = fresh(task_id, max_steps=30)
-    for action in [SYNTAX_ERROR, env.task.broken, {"type": "probe", "sql": "SELECT 1"}, env.task.solution]:
+    for action in [
+        SYNTAX_ERROR,
+        env.task.broken,
+        {"type": "probe", "sql": "SELECT 1"},
+        env.task.solution,
+    ]:
         env.step(action)
     assert env.state().total_reward <= DEFAULTS.max_return + TOL
 
@@ -340,7 +382,9 @@ def test_max_return_is_reached_when_the_broken_query_scores_nothing() -> None:
         if env.best == Score():
             env.step(env.task.solution)
             zero_start.append(task_id)
-            assert env.state().total_reward == pytest.approx(DEFAULTS.max_return - DEFAULTS.step_cost, abs=TOL)
+            assert env.state().total_reward == pytest.approx(
+                DEFAULTS.max_return - DEFAULTS.step_cost, abs=TOL
+            )
     assert zero_start, "expected a bundled task whose broken query does not run"
 
 
@@ -353,7 +397,10 @@ def test_default_weights_are_valid_and_correct_dominates() -> None:
     assert w.max_return == pytest.approx(w.correct + w.executes + w.valid + w.progress)
 
 
-@pytest.mark.parametrize("name", ["correct", "executes", "valid", "progress", "step_cost", "repeat_penalty", "safety_penalty"])
+@pytest.mark.parametrize(
+    "name",
+    ["correct", "executes", "valid", "progress", "step_cost", "repeat_penalty", "safety_penalty"],
+)
 def test_negative_weight_raises(name: str) -> None:
     with pytest.raises(ValueError, match=name):
         RewardWeights(**{name: -0.01})
@@ -396,11 +443,15 @@ def test_make_rejects_invalid_weights() -> None:
 def test_custom_weights_change_the_reward() -> None:
     task_id = QUERY_TASKS[0]
     custom = {"correct": 2.0, "step_cost": 0.05, "repeat_penalty": 0.2}
-    default_obs, default_reward, _ = first_step(task_id, sqldebug.load_catalog().get(task_id).solution)
-    obs, reward, _ = first_step(task_id, sqldebug.load_catalog().get(task_id).solution, weights=custom)
+    _, default_reward, _ = first_step(task_id, sqldebug.load_catalog().get(task_id).solution)
+    obs, reward, _ = first_step(
+        task_id, sqldebug.load_catalog().get(task_id).solution, weights=custom
+    )
     assert obs.reward_breakdown.correct == pytest.approx(2.0)
     assert obs.reward_breakdown.step_cost == pytest.approx(-0.05)
-    assert reward == pytest.approx(default_reward + (2.0 - DEFAULTS.correct) - (0.05 - DEFAULTS.step_cost), abs=TOL)
+    assert reward == pytest.approx(
+        default_reward + (2.0 - DEFAULTS.correct) - (0.05 - DEFAULTS.step_cost), abs=TOL
+    )
     assert_sums(obs.reward_breakdown, reward)
 
     env = fresh(task_id, weights=custom)
@@ -412,7 +463,9 @@ def test_custom_weights_change_the_reward() -> None:
 
 def test_weights_object_is_accepted_by_make() -> None:
     task_id = QUERY_TASKS[0]
-    obs, _, _ = first_step(task_id, sqldebug.load_catalog().get(task_id).solution, weights=RewardWeights(correct=1.5))
+    obs, _, _ = first_step(
+        task_id, sqldebug.load_catalog().get(task_id).solution, weights=RewardWeights(correct=1.5)
+    )
     assert obs.reward_breakdown.correct == pytest.approx(1.5)
 
 
@@ -469,7 +522,9 @@ def weights(draw: st.DrawFn) -> RewardWeights:
 
 @settings(max_examples=150, deadline=None)
 @given(weights(), SCORES, SCORES, st.booleans(), st.booleans())
-def test_prop_breakdown_sums_and_is_bounded(w: RewardWeights, score: Score, best: Score, repeated: bool, unsafe: bool) -> None:
+def test_prop_breakdown_sums_and_is_bounded(
+    w: RewardWeights, score: Score, best: Score, repeated: bool, unsafe: bool
+) -> None:
     b = step_reward(w, score=score, best=best, repeated=repeated, unsafe=unsafe)
     assert sum(getattr(b, c) for c in COMPONENTS) == pytest.approx(b.total, abs=TOL)
     assert b.total <= w.max_return - w.step_cost + TOL
@@ -481,7 +536,9 @@ def test_prop_breakdown_sums_and_is_bounded(w: RewardWeights, score: Score, best
 
 @settings(max_examples=150, deadline=None)
 @given(weights(), SCORES, st.floats(0.0, 0.999999), SCORES)
-def test_prop_correct_beats_incorrect_from_any_best(w: RewardWeights, best: Score, near: float, other: Score) -> None:
+def test_prop_correct_beats_incorrect_from_any_best(
+    w: RewardWeights, best: Score, near: float, other: Score
+) -> None:
     # a correct result from the same best beats any incorrect one (progress < 1 when incorrect)
     correct = step_reward(w, score=Score(1.0, 1.0, 1.0, 1.0), best=best)
     wrong = Score(0.0, other.executes, other.valid, near)
