@@ -70,7 +70,10 @@ _MESSAGES: dict[str, tuple[Severity, str]] = {
     "multiple-statements": ("block", "Found {n} statements; submit exactly one."),
     "forbidden-statement": ("block", "{label} is not allowed here; remove it."),
     "forbidden-statement/call": ("block", "load_extension() is not allowed; remove the call."),
-    "write-on-query": ("block", "This task asks for a query but {label} changes data; use SELECT."),
+    "write-on-query": (
+        "block",
+        "This task asks for a query but {label} changes the database; write a SELECT.",
+    ),
     "ddl": ("block", "{label} changes the schema; this task allows only INSERT, UPDATE or DELETE."),
     "update-without-where": ("warn", "UPDATE without WHERE changes every row of `{t}`; add one."),
     "delete-without-where": ("warn", "DELETE without WHERE removes every row of `{t}`; add one."),
@@ -101,7 +104,8 @@ _NAME_KEY = "sqldebug_name"
 _ROWID = frozenset({"rowid", "oid", "_rowid_"})
 _WRITES = (exp.Insert, exp.Update, exp.Delete)
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
-_FORBIDDEN = (exp.Attach, exp.Detach, exp.Pragma, exp.Transaction, exp.Commit, exp.Rollback)
+_FORBIDDEN = (exp.Attach, exp.Detach, exp.Pragma, exp.Analyze)
+_FORBIDDEN += (exp.Transaction, exp.Commit, exp.Rollback)
 _COMMAND_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 _COMMAND_DDL = frozenset({"CREATE", "DROP", "ALTER"})
 #: Statements sqlglot reads as a bare column or alias (``SAVEPOINT a`` is ``Alias(SAVEPOINT, a)``).
@@ -169,8 +173,8 @@ def review(
         at = None if isinstance(stmt, exp.Command) else stmt
         writes = isinstance(stmt, _WRITES) or label in _COMMAND_WRITES
         ddl = isinstance(stmt, _DDL) or label in _COMMAND_DDL
-        if isinstance(stmt, _FORBIDDEN) or (isinstance(stmt, exp.Command) and not writes | ddl):
-            _add(out, "forbidden-statement", at, label=label)  # VACUUM, SAVEPOINT, ... (not EXPLAIN)
+        if isinstance(stmt, _FORBIDDEN) or (isinstance(stmt, exp.Command) and not (writes or ddl)):
+            _add(out, "forbidden-statement", at, label=label)  # also VACUUM, SAVEPOINT, EXPLAIN
         elif (writes or ddl) and kind == "query":
             _add(out, "write-on-query", at, label=label)
         elif ddl:
@@ -200,7 +204,9 @@ def _add(out: list[Finding], key: str, node: exp.Expr | None, **fields: object) 
             best = here if best is None or here < best else best
     line, col = best or (None, None)
     message = template.format(**fields)
-    out.append(Finding(code=key.split("/")[0], severity=severity, message=message, line=line, col=col))
+    out.append(
+        Finding(code=key.split("/")[0], severity=severity, message=message, line=line, col=col)
+    )
 
 
 class _Source(NamedTuple):
@@ -278,18 +284,17 @@ class _Reviewer:
             null, other = (node.expression, node.this)
             if isinstance(node.this, exp.Null):
                 null, other = other, null
-            if isinstance(null, exp.Null) and not isinstance(node.parent, exp.Update):
+            if isinstance(null, exp.Null) and not isinstance(
+                node.parent, (exp.Update, exp.OnConflict)
+            ):
                 fix = f"{other.sql('sqlite')} IS {'' if isinstance(node, exp.EQ) else 'NOT '}NULL"
-                self._add("null-comparison", node, expr=node.sql("sqlite"), fix=fix)
+                _add(self.out, "null-comparison", node, expr=node.sql("sqlite"), fix=fix)
         elif isinstance(node, exp.Div):
             left, right = self._int_kind(node.this, scope), self._int_kind(node.expression, scope)
             if left and right and max(left, right) > 1:
-                self._add("integer-division", node, expr=node.sql("sqlite"))
+                _add(self.out, "integer-division", node, expr=node.sql("sqlite"))
         elif isinstance(node, exp.With):
             self._recursion(node)
-
-    def _add(self, key: str, node: exp.Expr, **fields: object) -> None:
-        _add(self.out, key, node, **fields)
 
     # -- binding ---------------------------------------------------------------------------------
 
@@ -302,9 +307,11 @@ class _Reviewer:
         from_ = expr.args.get("from_")
         relations += [from_.this] if isinstance(from_, exp.From) else []
         relations += [join.this for join in expr.args.get("joins") or []]
-        for rel in relations:  # nested joins: `FROM (a JOIN b ON ...)`, `UPDATE ... FROM a JOIN b`
+        wrappers = set()  # nested joins: `FROM (a JOIN b ON ...)`, `UPDATE ... FROM a JOIN b`
+        for rel in relations:
             if isinstance(rel, exp.Subquery) and not isinstance(rel.this, exp.Query):
                 relations.append(rel.this)
+                wrappers.add(id(rel))
             relations += [join.this for join in rel.args.get("joins") or []]
         ctes: dict[str, frozenset[str] | None] = {}
         node: exp.Expr | None = expr
@@ -315,8 +322,7 @@ class _Reviewer:
             node = node.parent
         result = None
         if isinstance(expr, (exp.Select, exp.Update, exp.Delete)):
-            nested = [r for r in relations if isinstance(r, exp.Subquery) and r.this in relations]
-            result = [self._relation(rel, ctes) for rel in relations if rel not in nested]
+            result = [self._relation(r, ctes) for r in relations if id(r) not in wrappers]
         self._sources[id(expr)] = result
         return result
 
@@ -333,7 +339,13 @@ class _Reviewer:
         if columns is not None:
             return _Source(alias, frozenset(columns) | _ROWID, columns)
         if db != "temp" and not name.startswith("sqlite_"):
-            self._add("unknown-table", rel, t=rel.sql("sqlite"), names=_listing(set(self.tables)))
+            _add(
+                self.out,
+                "unknown-table",
+                rel,
+                t=rel.sql("sqlite"),
+                names=_listing(set(self.tables)),
+            )
         return _Source(alias, None, None)
 
     def _insert_target(self, stmt: exp.Insert) -> None:
@@ -343,7 +355,14 @@ class _Reviewer:
         for ident in target.expressions if isinstance(target, exp.Schema) and names else ():
             if ident.name.lower() not in names:
                 listing = _listing(names)
-                self._add("unknown-column/qualified", ident, t=table.name, c=ident, names=listing)
+                _add(
+                    self.out,
+                    "unknown-column/qualified",
+                    ident,
+                    t=table.name,
+                    c=ident.name,
+                    names=listing,
+                )
 
     def _resolve(self, scope: Scope | None, name: str, table: str) -> _Source | bool:
         """The source holding a column; True when unsure or a SELECT alias; False when missing."""
@@ -376,13 +395,15 @@ class _Reviewer:
         source = next((s for s in sources if s.alias == table), None) if table else None
         if source is not None and source.names is not None:
             listing = _listing(source.names)
-            self._add("unknown-column/qualified", column, t=table, c=column.name, names=listing)
+            _add(
+                self.out, "unknown-column/qualified", column, t=table, c=column.name, names=listing
+            )
         elif table:
             listing = _listing({s.alias for s in sources})
-            self._add("unknown-column/alias", column, t=column.table, names=listing)
+            _add(self.out, "unknown-column/alias", column, t=column.table, names=listing)
         else:
             listing = _listing(set().union(*(s.names or () for s in sources)))
-            self._add("unknown-column", column, c=column.name, names=listing)
+            _add(self.out, "unknown-column", column, c=column.name, names=listing)
 
     # -- expression checks -----------------------------------------------------------------------
 
@@ -405,12 +426,12 @@ class _Reviewer:
         name = name.lower()
         in_from = isinstance(node.parent, exp.Table)
         if name == "load_extension":
-            self._add("forbidden-statement/call", node)
+            _add(self.out, "forbidden-statement/call", node)
         elif in_from and (name in SQLITE_TABLE_FUNCTIONS or name.startswith("pragma_")):
             return
         elif name and (in_from or name not in SQLITE_FUNCTIONS):
             hint = _HINTS.get(name, "use a built-in function or rewrite the expression")
-            self._add("unknown-function", node, name=name, hint=hint)
+            _add(self.out, "unknown-function", node, name=name, hint=hint)
 
     def _int_kind(self, node: exp.Expr, scope: Scope) -> int:
         """2: an integer from the data, 1: an integer literal, 0: not known to be an integer."""
@@ -451,7 +472,9 @@ class _Reviewer:
         where = select.args.get("where")
         for condition in [where and where.this] + [join.args.get("on") for join in joins]:
             for conjunct in _conjuncts(condition) if condition else ():
-                linked = {self._source_index(c, sources, select) for c in conjunct.find_all(exp.Column)}
+                linked = {
+                    self._source_index(c, sources, select) for c in conjunct.find_all(exp.Column)
+                }
                 hit = range(len(sources)) if -1 in linked else [i for i in linked if i is not None]
                 for i in hit:
                     group[find(i)] = find(min(hit))
@@ -461,7 +484,7 @@ class _Reviewer:
             if find(i) not in {find(k) for k in range(i)}:
                 cross = join.args.get("kind") == "CROSS" and "pivots" in join.args
                 key = "cartesian-join/cross" if cross else "cartesian-join"
-                self._add(key, join, t=join.this.alias_or_name)
+                _add(self.out, key, join, t=join.this.alias_or_name)
 
     @staticmethod
     def _source_index(column: exp.Column, sources: list[_Source], select: exp.Select) -> int | None:
@@ -490,7 +513,7 @@ class _Reviewer:
             same = isinstance(operand, exp.Column) and operand.name.lower() == info.name.lower()
             if same and (test is not conjunct or not isinstance(test, exp.Is)):
                 return  # `col IS NOT NULL`, `col > 0`, ...: NULLs are filtered out
-        self._add("not-in-nullable", in_.this, c=info.name)
+        _add(self.out, "not-in-nullable", in_.this, c=info.name)
 
     def _recursion(self, with_: exp.With) -> None:
         """Block self-referencing CTEs whose recursive member has no WHERE, ON or LIMIT.
@@ -512,4 +535,4 @@ class _Reviewer:
                 if any(map(_has_condition, member.args.get("joins") or [])):
                     continue
                 if cte.alias.lower() in {t.name.lower() for t in member.find_all(exp.Table)}:
-                    self._add("unbounded-recursion", member, t=cte.alias)
+                    _add(self.out, "unbounded-recursion", member, t=cte.alias)

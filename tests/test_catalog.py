@@ -7,6 +7,7 @@ it, the line.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -548,8 +549,6 @@ def test_edited_folder_is_reloaded(tmp_path: Path) -> None:
     _, path = write_folder(tmp_path)
     assert load_tasks(tmp_path)[0].title == "Count the items"
     path.write_text(edit(TASK, "Count the items", "Count every item"), encoding="utf-8")
-    import os
-
     stat = path.stat()
     os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10_000_000))
     assert load_tasks(tmp_path)[0].title == "Count every item"
