@@ -24,8 +24,8 @@ import time
 import tracemalloc
 
 import sqldebug
-from sqldebug.runtime import Runtime
 from sqldebug.catalog import Catalog
+from sqldebug.runtime import Runtime
 
 
 def bare_time(conns: list[sqlite3.Connection], sql: str, repeat: int) -> float:
@@ -61,7 +61,9 @@ def main() -> int:
 
     catalog = Catalog.load()
     tasks = [t for t in catalog.tasks.values()]
-    print(f"sqldebug {sqldebug.__version__}, {len(tasks)} tasks, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}")
+    print(
+        f"sqldebug {sqldebug.__version__}, {len(tasks)} tasks, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}"
+    )
 
     # cold reset: the first episode on each dataset builds its visible instance and variants
     cold = []
@@ -93,7 +95,11 @@ def main() -> int:
                     conns.append(c)
             else:  # a mutation runs on a fresh copy each time: the bare cost includes the copy
                 conns = [inst.template for inst in env.instances]
-            bare = bare_time(conns, sql, args.repeat) if task.kind == "query" else _bare_mutation(env, sql, args.repeat)
+            bare = (
+                bare_time(conns, sql, args.repeat)
+                if task.kind == "query"
+                else _bare_mutation(env, sql, args.repeat)
+            )
             step = step_time(env, sql, args.repeat)
             ratios.append(step / bare)
             rows.append((task.id, label, step * 1e6, bare * 1e6, step / bare))
@@ -129,10 +135,18 @@ def main() -> int:
     tracemalloc.stop()
 
     print("\nsummary")
-    print(f"  step / bare sqlite, median over {len(ratios)} task queries: {statistics.median(ratios):.2f}  (max {max(ratios):.2f}; target <= 2.0)")
-    print(f"  reset p50: {resets[len(resets) // 2] * 1e3:.3f} ms, p95: {resets[int(len(resets) * 0.95)] * 1e3:.3f} ms  (target p50 <= 1 ms)")
-    print(f"  cold first reset per dataset: {', '.join(f'{c * 1e3:.1f} ms' for c in cold)}; warming every instance and answer: {warm_s * 1e3:.0f} ms")
-    print(f"  memory per live episode: {per_episode / 1024:.1f} KB over {args.episodes} episodes  (target <= 100 KB)")
+    print(
+        f"  step / bare sqlite, median over {len(ratios)} task queries: {statistics.median(ratios):.2f}  (max {max(ratios):.2f}; target <= 2.0)"
+    )
+    print(
+        f"  reset p50: {resets[len(resets) // 2] * 1e3:.3f} ms, p95: {resets[int(len(resets) * 0.95)] * 1e3:.3f} ms  (target p50 <= 1 ms)"
+    )
+    print(
+        f"  cold first reset per dataset: {', '.join(f'{c * 1e3:.1f} ms' for c in cold)}; warming every instance and answer: {warm_s * 1e3:.0f} ms"
+    )
+    print(
+        f"  memory per live episode: {per_episode / 1024:.1f} KB over {args.episodes} episodes  (target <= 100 KB)"
+    )
     return 0
 
 

@@ -35,12 +35,16 @@ def parse_action(action: Any) -> Action:
     if isinstance(action, str):
         return Action(type="submit", sql=action)
     if not isinstance(action, dict):
-        raise ActionError(f"an action is a SQL string or a JSON object, not {type(action).__name__}")
+        raise ActionError(
+            f"an action is a SQL string or a JSON object, not {type(action).__name__}"
+        )
     if "action_type" in action:
         seed = dict(action)
         name = seed.pop("action_type")
         if name not in _SEED_TYPES:
-            raise ActionError(f"unknown action_type {name!r}; known: {', '.join(sorted(_SEED_TYPES))}")
+            raise ActionError(
+                f"unknown action_type {name!r}; known: {', '.join(sorted(_SEED_TYPES))}"
+            )
         sql = seed.pop("query", None) or seed.pop("sql", None)
         table = seed.pop("table_name", None) or seed.pop("table", None)
         review = bool(seed.pop("review", False))

@@ -74,7 +74,8 @@ def _read_yaml(path: Path) -> tuple[Any, yaml.Node | None]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or exc.context or "invalid YAML"
-        raise TaskFileError(path, f"invalid YAML: {problem}", line=mark.line + 1 if mark else None)
+        line = mark.line + 1 if mark else None
+        raise TaskFileError(path, f"invalid YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise TaskFileError(path, f"invalid YAML: {exc}") from None
     finally:
@@ -92,7 +93,9 @@ def _line_of(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
             if not match:
                 return line
             line, node = key[0].start_mark.line + 1, match[0]
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+        elif (
+            isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value)
+        ):
             node = node.value[part]
             line = node.start_mark.line + 1
         else:
@@ -108,17 +111,25 @@ def _parse_model(path: Path, model: type[Dataset] | type[Task]) -> Dataset | Tas
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        loc = [p for p in first["loc"] if not isinstance(p, str) or p != "__root__"]
+        errors = exc.errors()
+        # An unknown key is usually a misspelt one, and explains the "missing" error beside it.
+        first = next((e for e in errors if e["type"] == "extra_forbidden"), errors[0])
+        loc = list(first["loc"])
         field_name = ".".join(str(p) for p in loc) or None
         message = first["msg"]
         if first["type"] == "extra_forbidden":
-            message = "unknown field (check the spelling; see `sqldebug tasks schema`)"
+            known = [f.alias or name for name, f in model.model_fields.items()]
+            close = difflib.get_close_matches(str(loc[-1]), known, n=1)
+            message = "unknown field" + (
+                f" (did you mean {close[0]!r}?)" if close else "; see `sqldebug tasks schema`"
+            )
         elif first["type"] == "missing":
             message = "required field is missing"
         elif first["type"] == "literal_error":
             message = f"{first['msg']} (got {first.get('input')!r})"
-        more = len(exc.errors()) - 1
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        more = len(errors) - 1
         if more:
             message += f" (and {more} more problem{'s' if more > 1 else ''} in this file)"
         raise TaskFileError(path, message, field=field_name, line=_line_of(node, loc)) from None
@@ -157,6 +168,7 @@ class Catalog:
         files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
         if not files:
             raise TaskFileError(root, "no .yaml task files in this folder")
+        broken_datasets = False
         for file in files:
             hasher.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
             is_dataset = data_dir in file.parents
@@ -164,19 +176,28 @@ class Catalog:
                 item = _parse_model(file, Dataset if is_dataset else Task)
             except TaskFileError as exc:
                 errors.append(exc)
+                broken_datasets |= is_dataset
                 continue
             table = cat.datasets if is_dataset else cat.tasks
             if item.id in table:
                 where = cat.sources[("dataset:" if is_dataset else "") + item.id]
-                errors.append(TaskFileError(file, f"duplicate id {item.id!r} (also in {where})", field="id"))
+                errors.append(
+                    TaskFileError(file, f"duplicate id {item.id!r} (also in {where})", field="id")
+                )
                 continue
             table[item.id] = item  # type: ignore[assignment]
             cat.sources[("dataset:" if is_dataset else "") + item.id] = file
         for task_id, task in list(cat.tasks.items()):
             if task.dataset not in cat.datasets:
+                if broken_datasets:
+                    continue  # the dataset file's own error is reported; do not pile on
                 known = ", ".join(sorted(cat.datasets)) or "none"
                 errors.append(
-                    TaskFileError(cat.sources[task_id], f"unknown dataset {task.dataset!r} (known: {known})", field="dataset")
+                    TaskFileError(
+                        cat.sources[task_id],
+                        f"unknown dataset {task.dataset!r} (known: {known})",
+                        field="dataset",
+                    )
                 )
             elif task.order_matters is None:
                 cat.tasks[task_id] = task.model_copy(

@@ -22,7 +22,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,22 +68,24 @@ class Result:
     truncated: bool = False
 
 
-_READ_PRAGMAS = frozenset({"table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"})
-_FORBIDDEN_FUNCTIONS = frozenset({"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"})
+_READ_PRAGMAS = frozenset(
+    {"table_info", "table_xinfo", "index_list", "index_info", "foreign_key_list"}
+)
+_FORBIDDEN_FUNCTIONS = frozenset(
+    {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
+)
 _WRITE_ACTIONS = {
     sqlite3.SQLITE_INSERT: "INSERT",
     sqlite3.SQLITE_UPDATE: "UPDATE",
     sqlite3.SQLITE_DELETE: "DELETE",
 }
-_ALWAYS_ALLOWED = frozenset(
-    {sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE}
-)
+_ALWAYS_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
 
 class _Guard:
     """Per-connection sandbox state: what may be written, and the current statement's budget."""
 
-    __slots__ = ("ticks_left", "deadline", "writable", "limits", "denied")
+    __slots__ = ("deadline", "denied", "limits", "ticks_left", "writable")
 
     def __init__(self, limits: Limits, writable: frozenset[str]) -> None:
         self.limits = limits
@@ -103,7 +105,9 @@ class _Guard:
             return 1  # non-zero aborts the statement with SQLITE_INTERRUPT
         return 0
 
-    def authorize(self, action: int, arg1: str | None, arg2: str | None, db: str | None, _t: str | None) -> int:
+    def authorize(
+        self, action: int, arg1: str | None, arg2: str | None, db: str | None, _t: str | None
+    ) -> int:
         if action in _ALWAYS_ALLOWED:
             return sqlite3.SQLITE_OK
         if action == sqlite3.SQLITE_FUNCTION:
@@ -123,7 +127,9 @@ class _Guard:
             if table in self.writable:
                 return sqlite3.SQLITE_OK
             if not self.writable:
-                return self._deny(f"{_WRITE_ACTIONS[action]} is not allowed: this task takes a query")
+                return self._deny(
+                    f"{_WRITE_ACTIONS[action]} is not allowed: this task takes a query"
+                )
             return self._deny(f"{_WRITE_ACTIONS[action]} on {arg1} is not allowed in this task")
         if action in (sqlite3.SQLITE_ATTACH, sqlite3.SQLITE_DETACH):
             return self._deny("ATTACH and DETACH are not allowed")
@@ -146,11 +152,22 @@ def _classify(exc: sqlite3.Error, guard: _Guard) -> QueryError:
         return QueryError(
             "budget", "the query ran past its budget (too many rows or steps): it would not finish"
         )
-    if name == "SQLITE_TOOBIG" or "too big" in message or "too large" in message or "too many" in message:
+    if (
+        name == "SQLITE_TOOBIG"
+        or "too big" in message
+        or "too large" in message
+        or "too many" in message
+    ):
         return QueryError("budget", f"the query exceeds a size limit: {message}")
-    if "syntax error" in message or "incomplete input" in message or "unrecognized token" in message:
+    if (
+        "syntax error" in message
+        or "incomplete input" in message
+        or "unrecognized token" in message
+    ):
         return QueryError("syntax", message)
-    if message.startswith(("no such column", "no such table", "no such function", "ambiguous column")):
+    if message.startswith(
+        ("no such column", "no such table", "no such function", "ambiguous column")
+    ):
         return QueryError("binding", message)
     if "Expression tree is too large" in message or "parser stack overflow" in message:
         return QueryError("budget", message)
@@ -164,7 +181,9 @@ class Sandbox:
 
     __slots__ = ("conn", "guard")
 
-    def __init__(self, conn: sqlite3.Connection, limits: Limits, writable: Iterable[str] = ()) -> None:
+    def __init__(
+        self, conn: sqlite3.Connection, limits: Limits, writable: Iterable[str] = ()
+    ) -> None:
         self.conn = conn
         self.guard = _Guard(limits, frozenset(t.lower() for t in writable))
         conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes)
@@ -208,14 +227,17 @@ def check_text(sql: str, limits: Limits) -> None:
         raise QueryError("syntax", "the statement is empty")
     if len(sql) > limits.max_sql_chars:
         raise QueryError(
-            "budget", f"the statement is {len(sql):,} characters long; the limit is {limits.max_sql_chars:,}"
+            "budget",
+            f"the statement is {len(sql):,} characters long; the limit is {limits.max_sql_chars:,}",
         )
     if "\x00" in sql:
         raise QueryError("syntax", "the statement contains a NUL character")
     try:
         sql.encode("utf-8")
     except UnicodeEncodeError as exc:
-        raise QueryError("syntax", f"the statement is not valid UTF-8 text (at character {exc.start})") from None
+        raise QueryError(
+            "syntax", f"the statement is not valid UTF-8 text (at character {exc.start})"
+        ) from None
 
 
 def build(
@@ -286,11 +308,17 @@ class DatasetError(Exception):
 def schema_info(conn: sqlite3.Connection) -> SchemaInfo:
     """Tables and columns as SQLite sees them (lower-case table names)."""
     info: SchemaInfo = {}
-    names = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid")]
+    names = [
+        n
+        for (n,) in conn.execute(
+            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+        )
+    ]
     for name in names:
         cols = conn.execute(f'PRAGMA table_info("{name}")').fetchall()
         info[name.lower()] = tuple(
-            ColumnInfo(name=c[1], type=(c[2] or "").upper(), notnull=bool(c[3]), pk=bool(c[5])) for c in cols
+            ColumnInfo(name=c[1], type=(c[2] or "").upper(), notnull=bool(c[3]), pk=bool(c[5]))
+            for c in cols
         )
     return info
 
@@ -351,7 +379,15 @@ class InstancePool:
     milliseconds the first time any episode needs it; after that a reset costs nothing here.
     """
 
-    def __init__(self, dataset_id: str, ddl: str, rows: Mapping[str, Sequence[Sequence[Any]]], *, size: int = 16, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        dataset_id: str,
+        ddl: str,
+        rows: Mapping[str, Sequence[Sequence[Any]]],
+        *,
+        size: int = 16,
+        limits: Limits | None = None,
+    ) -> None:
         from sqldebug.variants import table_shapes
 
         if size < 1:

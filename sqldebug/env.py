@@ -10,8 +10,8 @@ observations, rewards and info.
 from __future__ import annotations
 
 import secrets
-from itertools import chain
 from dataclasses import dataclass, field, fields, replace
+from itertools import chain
 from typing import Any
 
 from sqldebug import prompt
@@ -80,7 +80,9 @@ def to_table(result: Result, limit: int) -> ResultTable:
 class SQLDebugEnv:
     """An environment over one task, or over a set of tasks that ``reset`` draws from by seed."""
 
-    def __init__(self, runtime: Runtime, tasks: list[Task], config: EnvConfig | None = None) -> None:
+    def __init__(
+        self, runtime: Runtime, tasks: list[Task], config: EnvConfig | None = None
+    ) -> None:
         if not tasks:
             raise SQLDebugError("no tasks match; see `sqldebug tasks list`")
         self.runtime = runtime
@@ -103,12 +105,16 @@ class SQLDebugEnv:
             raise EpisodeError("no episode yet: call reset() first")
         return self._obs
 
-    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None) -> tuple[Observation, dict[str, Any]]:
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[Observation, dict[str, Any]]:
         options = dict(options or {})
         task_id = options.pop("task_id", None)
         perturb = bool(options.pop("perturb_visible", False))
         if options:
-            raise SQLDebugError(f"unknown reset option(s) {sorted(options)}; known: ['perturb_visible', 'task_id']")
+            raise SQLDebugError(
+                f"unknown reset option(s) {sorted(options)}; known: ['perturb_visible', 'task_id']"
+            )
         self.seed = int(seed) if seed is not None else secrets.randbelow(2**31)
         if task_id is not None:
             task = self.runtime.catalog.get(task_id)
@@ -119,7 +125,9 @@ class SQLDebugEnv:
 
             task = random.Random(self.seed).choice(self.tasks)
         self._task = task
-        self.instances: list[Instance] = self.runtime.instances(task, self.seed, self.config.k, perturb_visible=perturb)
+        self.instances: list[Instance] = self.runtime.instances(
+            task, self.seed, self.config.k, perturb_visible=perturb
+        )
         self.grader: Grader = self.runtime.grader(task)
         self.max_steps = self.config.max_steps or task.max_steps
         self.best: Score = self.grader.baseline(self.instances)
@@ -147,7 +155,9 @@ class SQLDebugEnv:
             max_steps=self.max_steps,
             message="Episode started: fix the broken query.",
         )
-        obs._static_prompt = self.runtime.memo(("prompt", task.id, visible.key), lambda: prompt.static_part(obs))
+        obs._static_prompt = self.runtime.memo(
+            ("prompt", task.id, visible.key), lambda: prompt.static_part(obs)
+        )
         self._obs = obs
         return obs, self._info(None, None)
 
@@ -171,21 +181,39 @@ class SQLDebugEnv:
             if outcome.result is not None:
                 result = to_table(outcome.result, self.config.show_rows)
             current = sql if len(sql) <= self.config.limits.max_sql_chars else current
-            message = "Correct: the fix answers the intent on every instance." if outcome.correct else (
-                f"Not correct yet (progress {outcome.score.progress:.2f})." if error is None else "The statement did not run."
+            message = (
+                "Correct: the fix answers the intent on every instance."
+                if outcome.correct
+                else (
+                    f"Not correct yet (progress {outcome.score.progress:.2f})."
+                    if error is None
+                    else "The statement did not run."
+                )
             )
         elif act.type == "probe":
             sql = act.sql or ""
             if act.review:
                 findings = self._review(sql)[0]
             try:
-                result = to_table(self.instances[0].reader().run(sql, max_rows=self.config.show_rows), self.config.show_rows)
+                result = to_table(
+                    self.instances[0].reader().run(sql, max_rows=self.config.show_rows),
+                    self.config.show_rows,
+                )
             except QueryError as exc:
                 error = exc
             message = "Probe ran on the visible data (not graded)."
         elif act.type == "inspect_schema":
-            rows = [[t, c.name, c.type, c.notnull, c.pk] for t, cols in self.runtime.pool(task.dataset).schema.items() for c in cols]
-            result = ResultTable(columns=["table", "column", "type", "notnull", "pk"], rows=rows, row_count=len(rows), truncated=False)
+            rows = [
+                [t, c.name, c.type, c.notnull, c.pk]
+                for t, cols in self.runtime.pool(task.dataset).schema.items()
+                for c in cols
+            ]
+            result = ResultTable(
+                columns=["table", "column", "type", "notnull", "pk"],
+                rows=rows,
+                row_count=len(rows),
+                truncated=False,
+            )
         elif act.type == "inspect_sample":
             result, error = self._sample(act.table)
         else:  # reset_query
@@ -198,7 +226,11 @@ class SQLDebugEnv:
             repeated = key in self._submitted
             self._submitted.add(key)
         breakdown = step_reward(
-            self.config.weights, score=outcome.score if outcome else None, best=self.best, repeated=repeated, unsafe=unsafe
+            self.config.weights,
+            score=outcome.score if outcome else None,
+            best=self.best,
+            repeated=repeated,
+            unsafe=unsafe,
         )
         if outcome is not None:
             self.best = self.best.best(outcome.score)
@@ -228,7 +260,11 @@ class SQLDebugEnv:
         self._obs = obs
         self.history.append(
             HistoryEntry.model_construct(
-                step=self.step_count, action=act, reward=breakdown.total, solved=self.solved, error=err
+                step=self.step_count,
+                action=act,
+                reward=breakdown.total,
+                solved=self.solved,
+                error=err,
             )
         )
         return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
@@ -267,7 +303,9 @@ class SQLDebugEnv:
         statements, err = review.parse(sql)
         if err is not None:
             return [Finding(code="parse-error", severity="block", message=err)], False
-        findings = review.review(statements, self.runtime.pool(self.task.dataset).schema, kind=self.task.kind)
+        findings = review.review(
+            statements, self.runtime.pool(self.task.dataset).schema, kind=self.task.kind
+        )
         return findings, review.binds(findings)
 
     def _submit(self, sql: str, *, review_first: bool) -> tuple[list[Finding], Outcome]:
@@ -280,8 +318,17 @@ class SQLDebugEnv:
         findings, valid = self._review(sql)
         blocking = [f for f in findings if f.severity == "block"]
         if blocking:
-            kind = "syntax" if blocking[0].code == "parse-error" else "binding" if blocking[0].code.startswith("unknown-") and blocking[0].code != "unknown-function" else "blocked"
-            return findings, Outcome(Score(valid=float(valid)), error=QueryError(kind, blocking[0].message))  # type: ignore[arg-type]
+            kind = (
+                "syntax"
+                if blocking[0].code == "parse-error"
+                else "binding"
+                if blocking[0].code.startswith("unknown-")
+                and blocking[0].code != "unknown-function"
+                else "blocked"
+            )
+            return findings, Outcome(
+                Score(valid=float(valid)), error=QueryError(kind, blocking[0].message)
+            )  # type: ignore[arg-type]
         return findings, self.grader.grade(sql, self.instances, valid=valid)
 
     def _sample(self, table: str | None) -> tuple[ResultTable | None, QueryError | None]:
@@ -289,9 +336,17 @@ class SQLDebugEnv:
         if not table:
             return None, QueryError("syntax", "inspect_sample needs a table name")
         if table.lower() not in schema:
-            return None, QueryError("binding", f"no such table: {table} (tables: {', '.join(schema)})")
-        name = next(s.name for s in self.runtime.pool(self.task.dataset).shapes if s.name.lower() == table.lower())
-        return to_table(self.instances[0].rows(name, self.config.show_rows), self.config.show_rows), None
+            return None, QueryError(
+                "binding", f"no such table: {table} (tables: {', '.join(schema)})"
+            )
+        name = next(
+            s.name
+            for s in self.runtime.pool(self.task.dataset).shapes
+            if s.name.lower() == table.lower()
+        )
+        return to_table(
+            self.instances[0].rows(name, self.config.show_rows), self.config.show_rows
+        ), None
 
     def _info(self, outcome: Outcome | None, breakdown: RewardBreakdown | None) -> dict[str, Any]:
         info: dict[str, Any] = {
@@ -305,14 +360,27 @@ class SQLDebugEnv:
         if outcome is not None:
             s = outcome.score
             info["score"] = round(s.weighted(self.config.weights), 6)
-            info["components"] = {"correct": s.correct, "executes": s.executes, "valid": s.valid, "progress": round(s.progress, 6)}
+            info["components"] = {
+                "correct": s.correct,
+                "executes": s.executes,
+                "valid": s.valid,
+                "progress": round(s.progress, 6),
+            }
             info["per_instance"] = [round(p, 6) for p in outcome.per_instance]
             info["error_class"] = outcome.error.kind if outcome.error else None
         return info
 
 
-def make(task_id: str | None = None, *, tasks: str | None = None, split: str | None = None, category: str | None = None,
-         difficulty: str | None = None, dataset: str | None = None, **config: Any) -> SQLDebugEnv:
+def make(
+    task_id: str | None = None,
+    *,
+    tasks: str | None = None,
+    split: str | None = None,
+    category: str | None = None,
+    difficulty: str | None = None,
+    dataset: str | None = None,
+    **config: Any,
+) -> SQLDebugEnv:
     """An environment for one task, or for every task matching the filters (drawn by seed).
 
     ``tasks`` is a task folder (default: ``$SQLDEBUG_TASKS`` or the bundled set); ``config`` holds
@@ -323,5 +391,7 @@ def make(task_id: str | None = None, *, tasks: str | None = None, split: str | N
     if task_id is not None:
         chosen = [runtime.catalog.get(task_id)]
     else:
-        chosen = runtime.catalog.filter(split=split, category=category, difficulty=difficulty, dataset=dataset)
+        chosen = runtime.catalog.filter(
+            split=split, category=category, difficulty=difficulty, dataset=dataset
+        )
     return SQLDebugEnv(runtime, chosen, cfg)

@@ -11,8 +11,9 @@ The rules (docs/grading.md states them for task authors):
   tolerance of 1e-6 (absolute 1e-9 near zero), so ``SUM`` and ``AVG`` rounding does not decide a
   grade. Text never equals a number (``'3' != 3``) and never equals a blob. NULL equals NULL.
 
-How it stays fast: each result is canonicalised once (:class:`Canon`: floats rounded to six
-significant digits, so equal-within-tolerance values usually hash alike) and compared as a
+How it stays fast: each result is canonicalised once (:class:`Canon`: floats rounded to nine
+significant digits, finer than the tolerance, so values that hash alike are always within it, and
+values that are merely close usually hash alike too) and compared as a
 ``Counter`` of row tuples, O(rows). Only rows left unmatched are compared again with
 ``math.isclose``, which settles values that fall on either side of a rounding edge. The expected
 side of every comparison is canonicalised once per instance and cached by the grader.
@@ -23,9 +24,9 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from itertools import chain
 from operator import itemgetter
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqldebug.database import Instance, QueryError, Result, check_text, table_rows
@@ -44,7 +45,7 @@ _NAN = float("nan")  # one NaN object, so NaN rows match themselves in bags
 def _round(value: float) -> float:
     if math.isnan(value):
         return _NAN
-    return value if value.is_integer() or not math.isfinite(value) else float(f"{value:.6g}")
+    return value if value.is_integer() or not math.isfinite(value) else float(f"{value:.9g}")
 
 
 def _canon_cell(value: Any) -> Any:
@@ -115,7 +116,9 @@ def _same(e: Canon, a: Canon, ordered: bool) -> bool:
         if e.rows == a.rows:
             return True
         floats = e.has_float or a.has_float
-        return floats and all(x == y or _rows_close(x, y) for x, y in zip(e.rows, a.rows, strict=True))
+        return floats and all(
+            x == y or _rows_close(x, y) for x, y in zip(e.rows, a.rows, strict=True)
+        )
     if dict.__eq__(e.bag, a.bag):  # Counter.__eq__ is Python code; the bags hold no zero counts
         return True
     if not (e.has_float or a.has_float):
@@ -132,40 +135,55 @@ def _same(e: Canon, a: Canon, ordered: bool) -> bool:
     return not left
 
 
-def _column_orders(e: Canon, a: Canon) -> list[tuple[int, ...]]:
-    """Permutations of ``a``'s columns whose value bags match ``e``'s, identity excluded."""
+def _matching_order(e: Canon, a: Canon, ordered: bool) -> tuple[int, ...] | None:
+    """A permutation of ``a``'s columns under which ``a`` equals ``e``, or None.
+
+    Backtracking over column assignments, pruned by the rows projected onto the columns placed so
+    far (their bags, or their sequences when order matters, must already agree). Only columns with
+    the same value bag are candidates, so the search is tiny unless many columns look alike; it
+    stops after a bounded number of nodes rather than explode on a pathological result.
+    """
     w = e.width
-    if w <= 1 or w != a.width or set(e.columns) != set(a.columns):
-        return []  # no permutation can match unless the columns' value bags do
+    if w <= 1 or w != a.width or sorted(map(hash, e.columns)) != sorted(map(hash, a.columns)):
+        return None  # no permutation can match unless the columns' value bags do
     options = [[j for j in range(w) if a.columns[j] == e.columns[i]] for i in range(w)]
-    if any(not o for o in options) or all(o == [i] for i, o in enumerate(options)):
-        return []
-    found: list[tuple[int, ...]] = []
+    if any(not o for o in options):
+        return None
+    budget = [4096]
 
-    def extend(prefix: tuple[int, ...]) -> None:
-        if len(found) >= 24:
-            return
+    def project(rows: list[tuple[Any, ...]], cols: Sequence[int]) -> Any:
+        picked = [tuple(r[c] for c in cols) for r in rows]
+        return picked if ordered else Counter(picked)
+
+    def extend(prefix: tuple[int, ...]) -> tuple[int, ...] | None:
         if len(prefix) == w:
-            if prefix != tuple(range(w)):
-                found.append(prefix)
-            return
-        for j in options[len(prefix)]:
-            if j not in prefix:
-                extend((*prefix, j))
+            return prefix
+        i = len(prefix)
+        for j in options[i]:
+            if j in prefix or budget[0] <= 0:
+                continue
+            budget[0] -= 1
+            candidate = (*prefix, j)
+            if project(e.rows, range(i + 1)) == project(a.rows, candidate):
+                found = extend(candidate)
+                if found is not None:
+                    return found
+        return None
 
-    extend(())
-    return found
+    order = extend(())
+    return None if order is None or order == tuple(range(w)) else order
 
 
 def equal_canon(e: Canon, a: Canon, *, ordered: bool = False) -> bool:
     """:func:`results_equal` on canonical results (the grader's fast path)."""
     if e.width != a.width:
-        return not e.rows and not a.rows
+        return False
     if _same(e, a, ordered):
         return True
     if len(e.rows) != len(a.rows) or not e.rows:
         return False
-    return any(_same(e, a.permuted(order), ordered) for order in _column_orders(e, a))
+    order = _matching_order(e, a, ordered)
+    return order is not None and _same(e, a.permuted(order), ordered)
 
 
 def progress_canon(e: Canon, a: Canon, *, ordered: bool = False) -> float:
@@ -190,7 +208,9 @@ def progress_canon(e: Canon, a: Canon, *, ordered: bool = False) -> float:
     return min(0.3 * cols + 0.7 * f1, 0.95)
 
 
-def _aligned_order(e: Canon, a: Canon, a_sigs: dict[frozenset[tuple[Any, int]], int]) -> tuple[int, ...] | None:
+def _aligned_order(
+    e: Canon, a: Canon, a_sigs: dict[frozenset[tuple[Any, int]], int]
+) -> tuple[int, ...] | None:
     """A column order for ``a`` that puts each column whose value bag equals an expected column's
     in that column's place (other columns keep their order); None when nothing moved."""
     w = e.width
@@ -314,7 +334,7 @@ class Grader:
 
     def _progress(self, expected: Answer, actual: Answer) -> float:
         scores = []
-        for key, (exp_res, exp_canon) in expected.items():
+        for key, (_, exp_canon) in expected.items():
             act_res, act_canon = actual[key]
             if act_res.truncated:
                 scores.append(0.0)
@@ -338,7 +358,9 @@ class Grader:
         scores = [self._progress(self.expected(instances[0]), first)]
         for inst in instances[1:]:
             try:
-                scores.append(self._progress(self.expected(inst), self.run(inst, sql, checked=True)))
+                scores.append(
+                    self._progress(self.expected(inst), self.run(inst, sql, checked=True))
+                )
             except QueryError:
                 scores.append(0.0)
         shown = first[_QUERY if _QUERY in first else self.task.tables[0]][0]

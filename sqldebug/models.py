@@ -82,9 +82,7 @@ class Action(Model):
     type: ActionType = "submit"
     sql: str | None = None
     table: str | None = Field(default=None, description="For inspect_sample.")
-    review: bool = Field(
-        default=False, description="Review the SQL first; blocked SQL is not run."
-    )
+    review: bool = Field(default=False, description="Review the SQL first; blocked SQL is not run.")
 
 
 class HistoryEntry(Model):

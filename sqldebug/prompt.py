@@ -81,7 +81,11 @@ def dynamic_part(obs: Observation) -> str:
     if obs.hints:
         parts.append("## Hints")
         parts += [f"- {h}" for h in obs.hints]
-    state = "solved" if obs.solved else ("out of steps" if obs.done else f"{obs.max_steps - obs.step} steps left")
+    state = (
+        "solved"
+        if obs.solved
+        else ("out of steps" if obs.done else f"{obs.max_steps - obs.step} steps left")
+    )
     parts.append(f"## Status\nStep {obs.step} of {obs.max_steps}: {state}.")
     return "\n\n".join(parts)
 

@@ -104,8 +104,15 @@ _NAME_KEY = "sqldebug_name"
 _ROWID = frozenset({"rowid", "oid", "_rowid_"})
 _WRITES = (exp.Insert, exp.Update, exp.Delete)
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
-_FORBIDDEN = (exp.Attach, exp.Detach, exp.Pragma, exp.Analyze)
-_FORBIDDEN += (exp.Transaction, exp.Commit, exp.Rollback)
+_FORBIDDEN = (
+    exp.Attach,
+    exp.Detach,
+    exp.Pragma,
+    exp.Analyze,
+    exp.Transaction,
+    exp.Commit,
+    exp.Rollback,
+)
 _COMMAND_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 _COMMAND_DDL = frozenset({"CREATE", "DROP", "ALTER"})
 #: Statements sqlglot reads as a bare column or alias (``SAVEPOINT a`` is ``Alias(SAVEPOINT, a)``).
@@ -253,6 +260,7 @@ class _Reviewer:
     def __init__(self, tables: dict[str, dict[str, ColumnInfo]], out: list[Finding]) -> None:
         self.tables, self.out = tables, out
         self._sources: dict[int, list[_Source] | None] = {}
+        self._withs: dict[int, dict[str, frozenset[str] | None]] = {}
 
     def statement(self, stmt: exp.Expr) -> None:
         for scope in traverse_scope(stmt):
@@ -278,7 +286,7 @@ class _Reviewer:
         if isinstance(node, exp.Column):
             if bind and not isinstance(node.this, exp.Star):
                 self._bind(node, scope)
-        elif isinstance(node, exp.Func):
+        elif isinstance(node, exp.Func) and not isinstance(node, exp.Connector):
             self._function(node)
         elif isinstance(node, (exp.EQ, exp.NEQ)):
             null, other = (node.expression, node.this)
@@ -313,12 +321,15 @@ class _Reviewer:
                 relations.append(rel.this)
                 wrappers.add(id(rel))
             relations += [join.this for join in rel.args.get("joins") or []]
-        ctes: dict[str, frozenset[str] | None] = {}
+        ctes: list[dict[str, frozenset[str] | None]] = []  # innermost WITH first
         node: exp.Expr | None = expr
         while node is not None:  # SQLite sees all CTEs of an enclosing WITH, itself and later ones
             with_ = node.args.get("with_")
-            for cte in with_.expressions if isinstance(with_, exp.With) else ():
-                ctes.setdefault(cte.alias.lower(), _output_names(cte))
+            if isinstance(with_, exp.With):
+                if id(with_) not in self._withs:
+                    names = {c.alias.lower(): _output_names(c) for c in with_.expressions}
+                    self._withs[id(with_)] = names
+                ctes.append(self._withs[id(with_)])
             node = node.parent
         result = None
         if isinstance(expr, (exp.Select, exp.Update, exp.Delete)):
@@ -326,15 +337,16 @@ class _Reviewer:
         self._sources[id(expr)] = result
         return result
 
-    def _relation(self, rel: exp.Expr, ctes: dict[str, frozenset[str] | None]) -> _Source:
+    def _relation(self, rel: exp.Expr, ctes: list[dict[str, frozenset[str] | None]]) -> _Source:
         alias = rel.alias_or_name.lower()
         if isinstance(rel, (exp.Subquery, exp.Values)):
             return _Source(alias, _output_names(rel), None)
         if not isinstance(rel, exp.Table) or not isinstance(rel.this, exp.Identifier):
             return _Source(alias, None, None)  # e.g. json_each(...): columns unknown here
         name, db = rel.name.lower(), rel.text("db").lower()
-        if name in ctes and not db:
-            return _Source(alias, ctes[name], None)
+        for names in ctes if not db else ():
+            if name in names:
+                return _Source(alias, names[name], None)
         columns = self.tables.get(name) if db in ("", "main") else None
         if columns is not None:
             return _Source(alias, frozenset(columns) | _ROWID, columns)
@@ -351,7 +363,7 @@ class _Reviewer:
     def _insert_target(self, stmt: exp.Insert) -> None:
         target = stmt.this
         table = target.this if isinstance(target, exp.Schema) else target
-        names = self._relation(table, {}).names or frozenset()
+        names = self._relation(table, []).names or frozenset()
         for ident in target.expressions if isinstance(target, exp.Schema) and names else ():
             if ident.name.lower() not in names:
                 listing = _listing(names)

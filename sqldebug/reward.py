@@ -8,8 +8,8 @@ query's own score. Consequences, each tested:
 
 * resubmitting the broken query, or any query no better than one already submitted, earns nothing
   but the step cost: rewards cannot be farmed by repetition or by small variations;
-* the return of an episode is at most the sum of the weights, reached by solving it at the first
-  step; solving later costs only the step costs in between;
+* the return of an episode is at most the sum of the weights (reached by solving at the first step
+  a task whose broken query does not even run); solving later costs only the step costs between;
 * a correct fix scores above any incorrect submission at the same step, because ``correct`` weighs
   more than everything else together and an incorrect result has progress < 1 on some instance;
 * a typed-out answer (the visible result as VALUES) earns progress on the visible instance only, so
@@ -73,7 +73,12 @@ class Score:
 
     def best(self, other: Score) -> Score:
         """Component-wise maximum: the best seen so far."""
-        if other.correct >= self.correct and other.executes >= self.executes and other.valid >= self.valid and other.progress >= self.progress:
+        if (
+            other.correct >= self.correct
+            and other.executes >= self.executes
+            and other.valid >= self.valid
+            and other.progress >= self.progress
+        ):
             return other
         return Score(
             max(self.correct, other.correct),
@@ -86,7 +91,12 @@ class Score:
         return (self.correct, self.executes, self.valid, self.progress)
 
     def weighted(self, w: RewardWeights) -> float:
-        return w.correct * self.correct + w.executes * self.executes + w.valid * self.valid + w.progress * self.progress
+        return (
+            w.correct * self.correct
+            + w.executes * self.executes
+            + w.valid * self.valid
+            + w.progress * self.progress
+        )
 
 
 def step_reward(
@@ -108,7 +118,9 @@ def step_reward(
     step_cost = -w.step_cost
     repeat_penalty = -w.repeat_penalty if repeated else 0.0
     safety_penalty = -w.safety_penalty if unsafe else 0.0
-    total = round(correct + executes + valid + progress + step_cost + repeat_penalty + safety_penalty, 6)
+    total = round(
+        correct + executes + valid + progress + step_cost + repeat_penalty + safety_penalty, 6
+    )
     return RewardBreakdown.model_construct(
         correct=correct,
         executes=executes,

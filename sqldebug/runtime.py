@@ -50,7 +50,9 @@ class Runtime:
                 if pool is None:
                     ds = self.catalog.datasets[dataset_id]
                     try:
-                        pool = InstancePool(ds.id, ds.ddl, ds.rows, size=self.pool_size, limits=self.limits)
+                        pool = InstancePool(
+                            ds.id, ds.ddl, ds.rows, size=self.pool_size, limits=self.limits
+                        )
                     except DatasetError as exc:
                         raise TaskFileError(
                             self.catalog.sources["dataset:" + dataset_id], str(exc), field=exc.field
@@ -64,7 +66,9 @@ class Runtime:
             grader = self._graders.setdefault(task.id, Grader(task))
         return grader
 
-    def instances(self, task: Task, seed: int, k: int, *, perturb_visible: bool = False) -> list[Instance]:
+    def instances(
+        self, task: Task, seed: int, k: int, *, perturb_visible: bool = False
+    ) -> list[Instance]:
         """The visible instance first, then the ``k`` hidden ones the seed draws.
 
         With ``perturb_visible`` one more variant is drawn and plays the visible part.
@@ -81,10 +85,15 @@ class Runtime:
             pool = self.pool(task.dataset)
             cached = {}
             for shape in pool.shapes:
-                res = visible.reader().run(f'SELECT * FROM "{shape.name}"', max_rows=self.sample_size)
+                res = visible.reader().run(
+                    f'SELECT * FROM "{shape.name}"', max_rows=self.sample_size
+                )
                 total = visible.reader().run(f'SELECT count(*) FROM "{shape.name}"').rows[0][0]
                 cached[shape.name] = ResultTable(
-                    columns=res.columns, rows=[list(r) for r in res.rows], row_count=total, truncated=res.truncated
+                    columns=res.columns,
+                    rows=[list(r) for r in res.rows],
+                    row_count=total,
+                    truncated=res.truncated,
                 )
             self._samples[key] = cached
         return cached
@@ -105,7 +114,10 @@ _RUNTIMES_LOCK = threading.Lock()
 
 
 def get_runtime(
-    tasks: str | os.PathLike[str] | None = None, *, pool_size: int = 16, limits: Limits | None = None
+    tasks: str | os.PathLike[str] | None = None,
+    *,
+    pool_size: int = 16,
+    limits: Limits | None = None,
 ) -> Runtime:
     """The shared runtime for a task folder and configuration (one per process)."""
     catalog = load_catalog(tasks)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 Difficulty = Literal["easy", "medium", "hard"]
 Kind = Literal["query", "mutation"]
@@ -85,8 +85,6 @@ class Dataset(_Strict):
         default_factory=dict, description="Visible rows per table, values in column order."
     )
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
-
     @field_validator("id")
     @classmethod
     def _valid_id(cls, value: str) -> str:
@@ -113,6 +111,7 @@ class Task(_Strict):
     )
     tables: list[str] = Field(
         default_factory=list,
+        validate_default=True,
         description="Mutation tasks: the tables whose final state is graded.",
     )
     max_steps: int = Field(default=8, ge=1, le=100)
@@ -131,13 +130,15 @@ class Task(_Strict):
             raise ValueError("must not be empty")
         return value
 
-    @model_validator(mode="after")
-    def _mutation_needs_tables(self) -> Task:
-        if self.kind == "mutation" and not self.tables:
-            raise ValueError("a mutation task must list the graded tables under 'tables'")
-        if self.kind == "query" and self.tables:
-            raise ValueError("'tables' is only for mutation tasks")
-        return self
+    @field_validator("tables")
+    @classmethod
+    def _tables_match_kind(cls, tables: list[str], info: ValidationInfo) -> list[str]:
+        kind = info.data.get("kind", "query")
+        if kind == "mutation" and not tables:
+            raise ValueError("a mutation task must list the graded tables")
+        if kind == "query" and tables:
+            raise ValueError("only mutation tasks list graded tables")
+        return tables
 
 
 def json_schema() -> dict[str, Any]:

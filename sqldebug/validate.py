@@ -72,11 +72,16 @@ def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
             reasons.append("the solution changes nothing on the visible instance")
     broken = grader.grade(task.broken, visible)
     if broken.correct:
-        reasons.append("the broken query gives the solution's answer on the visible instance (the bug does not show)")
+        reasons.append(
+            "the broken query gives the solution's answer on the visible instance (the bug does not show)"
+        )
     if task.kind == "query":
         hack = constant_answer(expected[0][""][0])
-        same = [i.key for i, r in zip(instances[1:], expected[1:], strict=True)
-                if grader.grade(hack, [i]).correct]
+        same = [
+            i.key
+            for i, r in zip(instances[1:], expected[1:], strict=True)
+            if grader.grade(hack, [i]).correct
+        ]
         if len(same) >= k:
             reasons.append(
                 f"a typed-out answer passes on {len(same)} of {pool.size} hidden variants "
@@ -96,7 +101,9 @@ def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
 
 def validate(runtime: Runtime, task_ids: list[str] | None = None, *, k: int = 4) -> list[Problem]:
     """Every broken invariant of the catalog's tasks (or of ``task_ids``), in id order."""
-    tasks = runtime.catalog.filter(ids=task_ids) if task_ids else list(runtime.catalog.tasks.values())
+    tasks = (
+        runtime.catalog.filter(ids=task_ids) if task_ids else list(runtime.catalog.tasks.values())
+    )
     problems = []
     for task in tasks:
         for reason in check_task(runtime, task, k=k):

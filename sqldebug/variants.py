@@ -51,7 +51,9 @@ def table_shapes(conn: sqlite3.Connection) -> list[TableShape]:
     referenced: set[str] = set()
     for name in names:
         cols = conn.execute(f'PRAGMA table_info("{name}")').fetchall()
-        columns = tuple(ColumnInfo(c[1], (c[2] or "").upper(), bool(c[3]), bool(c[5])) for c in cols)
+        columns = tuple(
+            ColumnInfo(c[1], (c[2] or "").upper(), bool(c[3]), bool(c[5])) for c in cols
+        )
         position = {c.name.lower(): i for i, c in enumerate(columns)}
         fks: dict[int, tuple[str, str]] = {}
         for fk in conn.execute(f'PRAGMA foreign_key_list("{name}")').fetchall():
@@ -80,7 +82,11 @@ def table_shapes(conn: sqlite3.Connection) -> list[TableShape]:
         visit(name)
     return [
         TableShape(
-            shapes[t].name, shapes[t].columns, shapes[t].foreign_keys, t in referenced, shapes[t].unique
+            shapes[t].name,
+            shapes[t].columns,
+            shapes[t].foreign_keys,
+            t in referenced,
+            shapes[t].unique,
         )
         for t in ordered
     ]
@@ -116,7 +122,9 @@ def _boundary_date(value: str, parsed: tuple[dt.date, str], rng: random.Random) 
     new = rng.choice(choices).isoformat()
     if rest:
         sep = rest[0]
-        new += sep + rng.choice(["23:59:59", "00:00:00", rest[1:9] if len(rest) >= 9 else "12:00:00"])
+        new += sep + rng.choice(
+            ["23:59:59", "00:00:00", rest[1:9] if len(rest) >= 9 else "12:00:00"]
+        )
     return new
 
 
@@ -124,7 +132,9 @@ def _text_variant(value: str, rng: random.Random) -> str:
     return rng.choice([value.upper(), value.lower(), value + " ", value.title()])
 
 
-def _mutate(value: Any, column: ColumnInfo, domain: list[Any], rng: random.Random, *, text_ok: bool) -> Any:
+def _mutate(
+    value: Any, column: ColumnInfo, domain: list[Any], rng: random.Random, *, text_ok: bool
+) -> Any:
     """A nearby value of the same kind: a tie, a boundary, zero, a NULL."""
     if value is None:
         return rng.choice(domain) if domain else None
@@ -134,9 +144,13 @@ def _mutate(value: Any, column: ColumnInfo, domain: list[Any], rng: random.Rando
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
-        return rng.choice([rng.choice(domain) if domain else value, 0, value + rng.randint(-3, 3), value * 2])
+        return rng.choice(
+            [rng.choice(domain) if domain else value, 0, value + rng.randint(-3, 3), value * 2]
+        )
     if isinstance(value, float):
-        return rng.choice([rng.choice(domain) if domain else value, 0.0, round(value * rng.uniform(0.5, 1.5), 2)])
+        return rng.choice(
+            [rng.choice(domain) if domain else value, 0.0, round(value * rng.uniform(0.5, 1.5), 2)]
+        )
     if isinstance(value, str):
         if text_ok and rng.random() < 0.3:
             return _text_variant(value, rng)
@@ -154,7 +168,9 @@ def variant_rows(
     for shape in shapes:
         rows = [list(r) for r in visible.get(shape.name.lower(), [])]
         cols = shape.columns
-        domains = [sorted({r[i] for r in rows if r[i] is not None}, key=repr) for i in range(len(cols))]
+        domains = [
+            sorted({r[i] for r in rows if r[i] is not None}, key=repr) for i in range(len(cols))
+        ]
         pk_cols = [i for i, c in enumerate(cols) if c.pk]
         single_int_pk = len(pk_cols) == 1 and "INT" in cols[pk_cols[0]].type
         free = [
@@ -181,7 +197,11 @@ def variant_rows(
         rng.shuffle(rows)
         added: list[list[Any]] = []
         if rows:
-            next_id = max((r[pk_cols[0]] for r in rows if isinstance(r[pk_cols[0]], int)), default=0) + 1 if single_int_pk else 0
+            next_id = (
+                max((r[pk_cols[0]] for r in rows if isinstance(r[pk_cols[0]], int)), default=0) + 1
+                if single_int_pk
+                else 0
+            )
             for n in range(max(1, round(len(rows) * rng.uniform(0.15, 0.35)))):
                 new = list(rng.choice(rows))
                 if single_int_pk:

@@ -68,7 +68,9 @@ def test_show() -> None:
 def test_unknown_task_is_one_clear_line() -> None:
     code, out, err = invoke("tasks", "show", "shop/top-product-ties")
     assert code == ExitCode.TASKS and out == ""
-    assert "unknown task" in err and "sqldebug tasks list" in err and "shop/top-products-ties" in err
+    assert (
+        "unknown task" in err and "sqldebug tasks list" in err and "shop/top-products-ties" in err
+    )
     assert "Traceback" not in err
 
 
@@ -93,7 +95,9 @@ def test_validate_reports_each_failing_task(tmp_path: Path) -> None:
     code, out, _ = invoke("tasks", "validate", str(folder), "--json")
     report = json.loads(out)
     assert code == ExitCode.FAILURE and not report["ok"]
-    assert [p["task_id"] for p in report["problems"]] == ["shop/top-products-ties"] * len(report["problems"])
+    assert [p["task_id"] for p in report["problems"]] == ["shop/top-products-ties"] * len(
+        report["problems"]
+    )
     assert any("bug does not show" in p["reason"] for p in report["problems"])
     code, _, err = invoke("tasks", "validate", str(folder))
     assert code == ExitCode.FAILURE and "top-products-ties" in err
@@ -125,7 +129,11 @@ def test_tasks_env_var(tmp_path: Path, monkeypatch: object) -> None:
 
 def test_installed_executable_runs() -> None:
     exe = Path(sys.executable).parent / "sqldebug"
-    out = subprocess.run([str(exe), "tasks", "list", "--json"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [str(exe), "tasks", "list", "--json"], capture_output=True, text=True, check=True
+    )
     assert json.loads(out.stdout)
-    out = subprocess.run([sys.executable, "-m", "sqldebug", "--version"], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        [sys.executable, "-m", "sqldebug", "--version"], capture_output=True, text=True, check=True
+    )
     assert out.stdout.startswith("sqldebug")

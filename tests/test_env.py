@@ -186,7 +186,9 @@ def test_probe_and_inspect_show_data_without_grading() -> None:
     obs, *_ = env.step({"type": "inspect_sample", "table": "nope"})
     assert obs.error is not None and obs.error.kind == "binding" and "orders" in obs.error.message
     obs, *_ = env.step({"type": "inspect_schema"})
-    assert obs.result is not None and ["orders", "id"] == obs.result.rows[[r[0] for r in obs.result.rows].index("orders")][:2]
+    assert obs.result is not None and obs.result.rows[
+        [r[0] for r in obs.result.rows].index("orders")
+    ][:2] == ["orders", "id"]
 
 
 def test_reset_query_restores_the_broken_query() -> None:
@@ -255,7 +257,9 @@ def test_mutation_task_is_graded_on_table_state() -> None:
 
 def test_writes_outside_the_graded_tables_are_blocked() -> None:
     task = next(t for t in BUNDLED if t.kind == "mutation")
-    other = next(n for n in sqldebug.load_catalog().datasets[task.dataset].rows if n not in task.tables)
+    other = next(
+        n for n in sqldebug.load_catalog().datasets[task.dataset].rows if n not in task.tables
+    )
     env = sqldebug.make(task.id)
     env.reset(seed=0)
     obs, *_ = env.step(f"DELETE FROM {other}")

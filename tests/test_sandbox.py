@@ -19,7 +19,10 @@ TASK = "shop/top-products-ties"  # a query task on the shop dataset
 MUTATION = "shop/cancel-stale-pending-orders"
 
 HOSTILE = {
-    "runaway-recursion": ("WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) SELECT count(*) FROM r", "budget"),
+    "runaway-recursion": (
+        "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) SELECT count(*) FROM r",
+        "budget",
+    ),
     "six-way-cross-join": (
         "SELECT count(*) FROM order_items a, order_items b, order_items c, order_items d, order_items e, order_items f",
         "budget",
@@ -77,7 +80,12 @@ def test_hostile_sql_is_an_observation(name: str, review: bool, tmp_path: Path) 
 def test_hostile_sql_on_a_mutation_task_cannot_touch_other_tables() -> None:
     env = sqldebug.make(MUTATION)
     env.reset(seed=0)
-    for sql in ("DROP TABLE orders", "DELETE FROM customers", "CREATE TABLE x(y)", "ATTACH 'a.db' AS a"):
+    for sql in (
+        "DROP TABLE orders",
+        "DELETE FROM customers",
+        "CREATE TABLE x(y)",
+        "ATTACH 'a.db' AS a",
+    ):
         obs, *_ = env.step(sql)
         assert obs.error is not None and obs.error.kind == "blocked", sql
     env.reset(seed=0)

@@ -13,7 +13,10 @@ DATASETS = ["shop", "hr"]
 
 
 def _dump(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
-    names = [n for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name")]
+    names = [
+        n
+        for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name")
+    ]
     return {n: sorted(table_rows(conn, n).rows, key=repr) for n in names}
 
 

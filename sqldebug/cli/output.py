@@ -49,14 +49,18 @@ def user_errors() -> Iterator[None]:
     try:
         yield
     except TaskSetError as exc:
-        err.print(f"[bold red]error:[/] {len(exc.errors)} problems in the task files:", soft_wrap=True)
+        err.print(
+            f"[bold red]error:[/] {len(exc.errors)} problems in the task files:", soft_wrap=True
+        )
         for e in exc.errors:
             err.print(f"  {e}", markup=False, soft_wrap=True)
         raise typer.Exit(int(exit_code_for(exc))) from None
     except SQLDebugError as exc:
         raise fail(str(exc), exit_code_for(exc)) from None
     except ValidationError as exc:
-        lines = [f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()]
+        lines = [
+            f"{'.'.join(str(p) for p in e['loc']) or 'value'}: {e['msg']}" for e in exc.errors()
+        ]
         raise fail("invalid input: " + "; ".join(lines), ExitCode.USAGE) from None
     except ValueError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None

@@ -34,7 +34,23 @@ def list_(
     catalog = load_catalog(tasks)
     chosen = catalog.filter(split=split, category=category, difficulty=difficulty, dataset=dataset)
     if json:
-        emit_json([t.model_dump(include={"id", "title", "dataset", "category", "difficulty", "kind", "split", "max_steps"}) for t in chosen])
+        emit_json(
+            [
+                t.model_dump(
+                    include={
+                        "id",
+                        "title",
+                        "dataset",
+                        "category",
+                        "difficulty",
+                        "kind",
+                        "split",
+                        "max_steps",
+                    }
+                )
+                for t in chosen
+            ]
+        )
         return
     from rich.table import Table
 
@@ -51,7 +67,9 @@ def list_(
 def show(
     task_id: Annotated[str, typer.Argument(help="Task id, e.g. shop/monthly-revenue-fanout.")],
     tasks: TasksDir = None,
-    solution: Annotated[bool, typer.Option("--solution", help="Also show the reference fix.")] = False,
+    solution: Annotated[
+        bool, typer.Option("--solution", help="Also show the reference fix.")
+    ] = False,
     json: Json = False,
 ) -> None:
     """Show one task: intent, schema and the broken query."""
@@ -68,29 +86,47 @@ def show(
     from rich.syntax import Syntax
 
     meta = f"{task.category} · {task.difficulty} · {task.kind} · split {task.split} · {task.max_steps} steps · dataset {task.dataset}"
-    out.print(Panel(task.intent.strip(), title=f"[bold]{task.title}[/]  ({task.id})", subtitle=meta))
+    out.print(
+        Panel(task.intent.strip(), title=f"[bold]{task.title}[/]  ({task.id})", subtitle=meta)
+    )
     out.print("[bold]Schema[/]")
-    out.print(Syntax(catalog.datasets[task.dataset].ddl.strip(), "sql", theme="ansi_dark", background_color="default"))
+    out.print(
+        Syntax(
+            catalog.datasets[task.dataset].ddl.strip(),
+            "sql",
+            theme="ansi_dark",
+            background_color="default",
+        )
+    )
     out.print("[bold]Broken query[/]")
     out.print(Syntax(task.broken.strip(), "sql", theme="ansi_dark", background_color="default"))
     if solution:
         out.print("[bold]Solution[/]")
-        out.print(Syntax(task.solution.strip(), "sql", theme="ansi_dark", background_color="default"))
+        out.print(
+            Syntax(task.solution.strip(), "sql", theme="ansi_dark", background_color="default")
+        )
 
 
 @app.command()
 @guarded
 def validate(
-    path: Annotated[Path | None, typer.Argument(help="Task folder to check (default: --tasks or the bundled set).", file_okay=False)] = None,
+    path: Annotated[
+        Path | None,
+        typer.Argument(
+            help="Task folder to check (default: --tasks or the bundled set).", file_okay=False
+        ),
+    ] = None,
     tasks: TasksDir = None,
-    k: Annotated[int, typer.Option(min=1, help="Hidden instances per episode to check against.")] = 4,
+    k: Annotated[
+        int, typer.Option(min=1, help="Hidden instances per episode to check against.")
+    ] = 4,
     pool_size: Annotated[int, typer.Option(min=1, help="Hidden variants per dataset.")] = 16,
     json: Json = False,
 ) -> None:
     """Check every invariant of every task; exit 1 when any task breaks one."""
-    from sqldebug.runtime import Runtime
     from sqldebug.catalog import Catalog
-    from sqldebug.validate import check_task, Problem
+    from sqldebug.runtime import Runtime
+    from sqldebug.validate import Problem, check_task
 
     catalog = Catalog.load(path or tasks)
     if pool_size < k:
@@ -103,15 +139,22 @@ def validate(
         job = bar.add_task("validating", total=len(catalog.tasks))
         for task in catalog.tasks.values():
             bar.update(job, description=task.id)
-            problems += [Problem(task.id, catalog.source(task.id), r) for r in check_task(runtime, task, k=k)]
+            problems += [
+                Problem(task.id, catalog.source(task.id), r) for r in check_task(runtime, task, k=k)
+            ]
             bar.advance(job)
     if json:
-        emit_json({
-            "ok": not problems,
-            "tasks": len(catalog.tasks),
-            "datasets": len(catalog.datasets),
-            "problems": [{"task_id": p.task_id, "path": str(p.path), "reason": p.reason} for p in problems],
-        })
+        emit_json(
+            {
+                "ok": not problems,
+                "tasks": len(catalog.tasks),
+                "datasets": len(catalog.datasets),
+                "problems": [
+                    {"task_id": p.task_id, "path": str(p.path), "reason": p.reason}
+                    for p in problems
+                ],
+            }
+        )
     else:
         for p in problems:
             err.print(f"[red]✗[/] {p}", soft_wrap=True)
