@@ -16,6 +16,7 @@ Prints three figures over the bundled tasks (targets from the engine issue):
 from __future__ import annotations
 
 import argparse
+import contextlib
 import gc
 import sqlite3
 import statistics
@@ -34,10 +35,8 @@ def bare_time(conns: list[sqlite3.Connection], sql: str, repeat: int) -> float:
     for _ in range(repeat):
         t0 = time.perf_counter()
         for c in conns:
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute(sql).fetchall()
-            except sqlite3.Error:
-                pass
         samples.append(time.perf_counter() - t0)
     return statistics.median(samples)
 
@@ -62,7 +61,8 @@ def main() -> int:
     catalog = Catalog.load()
     tasks = [t for t in catalog.tasks.values()]
     print(
-        f"sqldebug {sqldebug.__version__}, {len(tasks)} tasks, SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}"
+        f"sqldebug {sqldebug.__version__}, {len(tasks)} tasks, "
+        f"SQLite {sqlite3.sqlite_version}, Python {sys.version.split()[0]}"
     )
 
     # cold reset: the first episode on each dataset builds its visible instance and variants
@@ -136,16 +136,20 @@ def main() -> int:
 
     print("\nsummary")
     print(
-        f"  step / bare sqlite, median over {len(ratios)} task queries: {statistics.median(ratios):.2f}  (max {max(ratios):.2f}; target <= 2.0)"
+        f"  step / bare sqlite, median over {len(ratios)} task queries: "
+        f"{statistics.median(ratios):.2f}  (max {max(ratios):.2f}; target <= 2.0)"
     )
     print(
-        f"  reset p50: {resets[len(resets) // 2] * 1e3:.3f} ms, p95: {resets[int(len(resets) * 0.95)] * 1e3:.3f} ms  (target p50 <= 1 ms)"
+        f"  reset p50: {resets[len(resets) // 2] * 1e3:.3f} ms, "
+        f"p95: {resets[int(len(resets) * 0.95)] * 1e3:.3f} ms  (target p50 <= 1 ms)"
     )
     print(
-        f"  cold first reset per dataset: {', '.join(f'{c * 1e3:.1f} ms' for c in cold)}; warming every instance and answer: {warm_s * 1e3:.0f} ms"
+        f"  cold first reset per dataset: {', '.join(f'{c * 1e3:.1f} ms' for c in cold)}; "
+        f"warming every instance and answer: {warm_s * 1e3:.0f} ms"
     )
     print(
-        f"  memory per live episode: {per_episode / 1024:.1f} KB over {args.episodes} episodes  (target <= 100 KB)"
+        f"  memory per live episode: {per_episode / 1024:.1f} KB over {args.episodes} episodes "
+        "(target <= 100 KB)"
     )
     return 0
 
@@ -158,10 +162,8 @@ def _bare_mutation(env: sqldebug.SQLDebugEnv, sql: str, repeat: int) -> float:
         for inst in env.instances:
             c = sqlite3.connect(":memory:")
             inst.template.backup(c)
-            try:
+            with contextlib.suppress(sqlite3.Error):
                 c.execute(sql)
-            except sqlite3.Error:
-                pass
             for t in tables:
                 c.execute(f'SELECT * FROM "{t}"').fetchall()
             c.close()

@@ -2,8 +2,8 @@
 
 Loading is all-or-nothing: every file is read, every problem is collected, and if there is any,
 one :class:`TaskSetError` lists them all (each naming the file, the field and, where YAML knows it,
-the line). A catalog that loads is therefore complete and consistent. The deeper invariants that need
-execution (the solution is graded correct, the broken query is not, ...) are checked by
+the line). A catalog that loads is therefore complete and consistent. The deeper invariants that
+need execution (the solution is graded correct, the broken query is not, ...) are checked by
 :mod:`sqldebug.validate`.
 """
 
@@ -48,7 +48,7 @@ _Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
 
 
 def bundled_tasks_dir() -> Path:
-    """The task set that ships with sqldebug (inside the wheel, or the repo's tasks/ in a checkout)."""
+    """The tasks that ship with sqldebug: inside the wheel, or the repo's tasks/ in a checkout."""
     here = Path(__file__).resolve().parent
     packaged = here / "_bundled_tasks"
     return packaged if packaged.is_dir() else here.parent / "tasks"

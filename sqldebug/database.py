@@ -311,7 +311,8 @@ def schema_info(conn: sqlite3.Connection) -> SchemaInfo:
     names = [
         n
         for (n,) in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            "SELECT name FROM sqlite_schema"
+            " WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
         )
     ]
     for name in names:
@@ -331,7 +332,7 @@ def table_rows(conn: sqlite3.Connection, table: str) -> Result:
 
 @dataclass
 class Instance:
-    """One database of a dataset: built once, cloned per thread for reads, per statement for writes."""
+    """One database of a dataset: built once, cloned per thread to read, per statement to write."""
 
     key: str
     template: sqlite3.Connection
@@ -362,7 +363,7 @@ class Instance:
         return Sandbox(conn, self.limits, writable=tables)
 
     def rows(self, table: str, limit: int | None = None) -> Result:
-        """Rows of a table, read through the sandbox (names are checked against the schema first)."""
+        """Rows of a table, read through the sandbox (callers check the name against the schema)."""
         sql = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self.reader().run(sql)
 

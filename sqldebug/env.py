@@ -22,6 +22,7 @@ from sqldebug.grading import Grader, Outcome
 from sqldebug.models import (
     Action,
     EpisodeState,
+    ErrorClass,
     Finding,
     HistoryEntry,
     Observation,
@@ -75,6 +76,15 @@ def to_table(result: Result, limit: int) -> ResultTable:
         row_count=len(result.rows),
         truncated=result.truncated or len(result.rows) > limit,
     )
+
+
+#: The error class of a review finding that stops a statement: the class SQLite would have given.
+_BLOCKING_CLASS: dict[str, ErrorClass] = {
+    "parse-error": "syntax",
+    "unknown-table": "binding",
+    "unknown-column": "binding",
+    "unknown-function": "binding",
+}
 
 
 class SQLDebugEnv:
@@ -318,17 +328,9 @@ class SQLDebugEnv:
         findings, valid = self._review(sql)
         blocking = [f for f in findings if f.severity == "block"]
         if blocking:
-            kind = (
-                "syntax"
-                if blocking[0].code == "parse-error"
-                else "binding"
-                if blocking[0].code.startswith("unknown-")
-                and blocking[0].code != "unknown-function"
-                else "blocked"
-            )
-            return findings, Outcome(
-                Score(valid=float(valid)), error=QueryError(kind, blocking[0].message)
-            )  # type: ignore[arg-type]
+            kind = _BLOCKING_CLASS.get(blocking[0].code, "blocked")
+            error = QueryError(kind, blocking[0].message)
+            return findings, Outcome(Score(valid=float(valid)), error=error)
         return findings, self.grader.grade(sql, self.instances, valid=valid)
 
     def _sample(self, table: str | None) -> tuple[ResultTable | None, QueryError | None]:

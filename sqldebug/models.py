@@ -126,8 +126,8 @@ class Observation(Model):
     @computed_field  # type: ignore[prop-decorator]
     @property
     def prompt(self) -> str:
-        """The whole observation as text for a language model, rendered when read (so steps that
-        nobody reads as text do not pay for it); the unchanging part is rendered once per episode."""
+        """The whole observation as text for a language model, rendered when read (so steps
+        nobody reads as text do not pay for it); the unchanging part is rendered once."""
         from sqldebug import prompt
 
         if self._static_prompt is None:

@@ -49,7 +49,8 @@ def static_part(obs: Observation) -> str:
     )
     return (
         f"# Task: {obs.title}\n\n"
-        f"You are fixing a SQL {'statement' if obs.kind == 'mutation' else 'query'} that looks right but is wrong.\n\n"
+        f"You are fixing a SQL {'statement' if obs.kind == 'mutation' else 'query'} "
+        "that looks right but is wrong.\n\n"
         f"## What it must do\n{obs.intent.strip()}\n\n"
         f"## Schema (SQLite)\n{obs.schema_sql.strip()}\n\n"
         f"## Sample rows\n{samples}\n\n"

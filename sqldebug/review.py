@@ -394,7 +394,7 @@ class _Reviewer:
             selects = scope.expression.expressions if not table else []
             if any(isinstance(e, exp.Alias) and e.alias.lower() == name for e in selects):
                 return True  # SQLite accepts a SELECT alias anywhere in its query
-            scope = scope.parent
+            scope = scope.parent if scope.can_be_correlated else None  # FROM (...) cannot
         return False
 
     def _bind(self, column: exp.Column, scope: Scope) -> None:

@@ -1,10 +1,10 @@
 """The task format: pydantic models of the YAML files under ``tasks/``.
 
 A *dataset* is a schema plus the rows the agent sees; a *task* names a dataset and carries a broken
-query, what it should answer (``intent``) and a reference fix (``solution``). Attribute names are the
-YAML keys (the one exception is ``Dataset.ddl``, spelled ``schema`` in YAML because pydantic reserves
-that name). Every model forbids unknown keys, so a typo in a task file is an error, not a silent
-default. ``json_schema()`` exports both models for editors and other tools.
+query, what it should answer (``intent``) and a reference fix (``solution``). Attribute names are
+the YAML keys (the one exception is ``Dataset.ddl``, spelled ``schema`` in YAML because pydantic
+reserves that name). Every model forbids unknown keys, so a typo in a task file is an error, not a
+silent default. ``json_schema()`` exports both models for editors and other tools.
 """
 
 from __future__ import annotations

@@ -73,7 +73,8 @@ def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
     broken = grader.grade(task.broken, visible)
     if broken.correct:
         reasons.append(
-            "the broken query gives the solution's answer on the visible instance (the bug does not show)"
+            "the broken query gives the solution's answer on the visible instance "
+            "(the bug does not show)"
         )
     if task.kind == "query":
         hack = constant_answer(expected[0][""][0])

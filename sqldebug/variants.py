@@ -43,7 +43,8 @@ def table_shapes(conn: sqlite3.Connection) -> list[TableShape]:
     names = [
         n
         for (n,) in conn.execute(
-            "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            "SELECT name FROM sqlite_schema"
+            " WHERE type = 'table' AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
         )
     ]
     shapes: dict[str, TableShape] = {}

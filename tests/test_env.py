@@ -65,7 +65,7 @@ def test_constant_answer_is_not_solved(task: Task, runtime: Runtime) -> None:
         env.reset(seed=seed)
         expected = env.grader.expected(env.instances[0])[""][0]
         hack = constant_answer(expected)
-        obs, reward, terminated, _, info = env.step(hack)
+        obs, _, terminated, _, info = env.step(hack)
         assert obs.error is None, obs.error
         assert info["per_instance"][0] == 1.0  # right on the visible data...
         assert not terminated and not obs.solved  # ...and still graded incorrect

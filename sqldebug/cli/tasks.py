@@ -85,7 +85,16 @@ def show(
     from rich.panel import Panel
     from rich.syntax import Syntax
 
-    meta = f"{task.category} · {task.difficulty} · {task.kind} · split {task.split} · {task.max_steps} steps · dataset {task.dataset}"
+    meta = " · ".join(
+        [
+            task.category,
+            task.difficulty,
+            task.kind,
+            f"split {task.split}",
+            f"{task.max_steps} steps",
+            f"dataset {task.dataset}",
+        ]
+    )
     out.print(
         Panel(task.intent.strip(), title=f"[bold]{task.title}[/]  ({task.id})", subtitle=meta)
     )
@@ -159,7 +168,8 @@ def validate(
         for p in problems:
             err.print(f"[red]✗[/] {p}", soft_wrap=True)
         bad = len({p.task_id for p in problems})
-        summary = f"{len(catalog.tasks) - bad} of {len(catalog.tasks)} tasks valid ({len(catalog.datasets)} datasets)"
+        total = len(catalog.tasks)
+        summary = f"{total - bad} of {total} tasks valid ({len(catalog.datasets)} datasets)"
         err.print(("[green]✓[/] " if not problems else "[red]✗[/] ") + summary)
     if problems:
         raise typer.Exit(int(ExitCode.FAILURE))
