@@ -5,11 +5,11 @@ integer division, ``NOT IN`` over a nullable column, a forgotten join condition)
 what is wrong, where (line and column) and how to fix it; ``block`` findings let the caller refuse
 SQL that must not run (writes on a query task, PRAGMA, ATTACH, runaway recursion, unbound names).
 
-Everything is read from the sqlglot AST (dialect ``sqlite``), never by matching text: ``parse`` runs
-once and ``review`` reuses the tree. Binding walks sqlglot's scopes and is deliberately conservative:
-when a source's columns cannot be known (``SELECT *`` in a derived table, a table-valued function,
-an unknown table) no ``unknown-column`` is reported, as blocking valid SQL costs far more than a
-missed hint.
+Everything is read from the sqlglot AST (dialect ``sqlite``), never by matching text: ``parse``
+runs once and ``review`` reuses the tree. Binding walks sqlglot's scopes and is deliberately
+conservative: when a source's columns cannot be known (``SELECT *`` in a derived table, a
+table-valued function, an unknown table) no ``unknown-column`` is reported, as blocking valid SQL
+costs far more than a missed hint.
 
 sqlglot quirks relied on, each pinned by a test: ``FROM a, b`` and ``CROSS JOIN`` both parse to
 ``Join(kind='CROSS')``, but only the explicit form sets the ``pivots`` key; a bare ``JOIN b`` gets
@@ -30,89 +30,17 @@ from sqlglot import exp
 from sqlglot.errors import ErrorLevel, ParseError, SqlglotError, TokenError
 from sqlglot.optimizer.scope import Scope, traverse_scope, walk_in_scope
 
-from sqldebug.models import ColumnInfo, Finding, SchemaInfo, Severity
+from sqldebug.models import ColumnInfo, Finding, SchemaInfo
+from sqldebug.review_rules import HINTS, MESSAGES, SQLITE_FUNCTIONS, SQLITE_TABLE_FUNCTIONS
 
 __all__ = ["SQLITE_FUNCTIONS", "SQLITE_TABLE_FUNCTIONS", "binds", "parse", "review"]
-
-_FUNCTION_NAMES = """
-    abs changes char coalesce format glob hex ifnull iif instr last_insert_rowid length like
-    likelihood likely lower ltrim max min nullif printf quote random randomblob replace round rtrim
-    sign sqlite_compileoption_get sqlite_compileoption_used sqlite_source_id sqlite_version substr
-    substring total_changes trim typeof unicode unlikely upper zeroblob
-    date time datetime julianday unixepoch strftime
-    avg count group_concat sum total json_group_array json_group_object
-    row_number rank dense_rank percent_rank cume_dist ntile lag lead first_value last_value
-    nth_value
-    acos acosh asin asinh atan atan2 atanh ceil ceiling cos cosh degrees exp floor ln log log10
-    log2 mod pi pow power radians sin sinh sqrt tan tanh trunc
-    json json_array json_array_length json_extract json_insert json_object json_patch json_remove
-    json_replace json_set json_type json_valid json_quote
-"""
-#: Scalar, aggregate, window, date, math and JSON functions of SQLite 3.40 (tested against sqlite3).
-SQLITE_FUNCTIONS = frozenset(_FUNCTION_NAMES.split())
-#: Table-valued functions usable in FROM, besides the ``pragma_*`` ones.
-SQLITE_TABLE_FUNCTIONS = frozenset({"json_each", "json_tree"})
-
-_HINTS = {
-    "concat": "use the || operator",
-    "concat_ws": "use the || operator",
-    "date_trunc": "use date(x, 'start of month') or strftime()",
-    "datediff": "subtract julianday() values",
-    "now": "use datetime('now')",
-    "string_agg": "use group_concat()",
-    "nvl": "use ifnull()",
-    "len": "use length()",
-    "if": "use iif() or CASE",
-    "year": "use strftime('%Y', x)",
-    "left": "use substr(x, 1, n)",
-}
-_MESSAGES: dict[str, tuple[Severity, str]] = {
-    "multiple-statements": ("block", "Found {n} statements; submit exactly one."),
-    "forbidden-statement": ("block", "{label} is not allowed here; remove it."),
-    "forbidden-statement/call": ("block", "load_extension() is not allowed; remove the call."),
-    "write-on-query": (
-        "block",
-        "This task asks for a query but {label} changes the database; write a SELECT.",
-    ),
-    "ddl": ("block", "{label} changes the schema; this task allows only INSERT, UPDATE or DELETE."),
-    "update-without-where": ("warn", "UPDATE without WHERE changes every row of `{t}`; add one."),
-    "delete-without-where": ("warn", "DELETE without WHERE removes every row of `{t}`; add one."),
-    "cartesian-join": ("warn", "`{t}` is joined without a condition; add ON <key> = <key>."),
-    "cartesian-join/cross": ("info", "CROSS JOIN `{t}` pairs all rows; join ON a key if unmeant."),
-    "null-comparison": ("warn", "`{expr}` is never true (NULL compares as unknown); use {fix}."),
-    "not-in-nullable": (
-        "warn",
-        "NOT IN (SELECT {c} ...) finds nothing once nullable `{c}` holds a NULL; "
-        "add WHERE {c} IS NOT NULL to the subquery or use NOT EXISTS.",
-    ),
-    "unbounded-recursion": (
-        "block",
-        "Recursive CTE `{t}` never stops; add a WHERE to its recursive member or a LIMIT.",
-    ),
-    "unknown-table": ("block", "No table `{t}`; the tables are: {names}."),
-    "unknown-column": ("block", "No column `{c}` in this query's tables; they have: {names}."),
-    "unknown-column/qualified": ("block", "`{t}` has no column `{c}`; it has: {names}."),
-    "unknown-column/alias": ("block", "No table or alias `{t}` here; use one of: {names}."),
-    "integer-division": (
-        "warn",
-        "`{expr}` divides integers and drops the fraction; multiply by 1.0 or CAST AS REAL.",
-    ),
-    "unknown-function": ("block", "SQLite 3.40 has no function {name}(); {hint}."),
-}
 
 _NAME_KEY = "sqldebug_name"
 _ROWID = frozenset({"rowid", "oid", "_rowid_"})
 _WRITES = (exp.Insert, exp.Update, exp.Delete)
 _DDL = (exp.Create, exp.Drop, exp.Alter, exp.TruncateTable)
-_FORBIDDEN = (
-    exp.Attach,
-    exp.Detach,
-    exp.Pragma,
-    exp.Analyze,
-    exp.Transaction,
-    exp.Commit,
-    exp.Rollback,
-)
+_TRANSACTION = (exp.Transaction, exp.Commit, exp.Rollback)
+_FORBIDDEN = (exp.Attach, exp.Detach, exp.Pragma, exp.Analyze, *_TRANSACTION)
 _COMMAND_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE"})
 _COMMAND_DDL = frozenset({"CREATE", "DROP", "ALTER"})
 #: Statements sqlglot reads as a bare column or alias (``SAVEPOINT a`` is ``Alias(SAVEPOINT, a)``).
@@ -202,7 +130,7 @@ def review(
 
 def _add(out: list[Finding], key: str, node: exp.Expr | None, **fields: object) -> None:
     """Append finding ``key`` (``code`` or ``code/variant``) at the first token under ``node``."""
-    severity, template = _MESSAGES[key]
+    severity, template = MESSAGES[key]
     best: tuple[int, int] | None = None
     for sub in node.walk() if node is not None else ():
         meta = sub.meta
@@ -351,13 +279,8 @@ class _Reviewer:
         if columns is not None:
             return _Source(alias, frozenset(columns) | _ROWID, columns)
         if db != "temp" and not name.startswith("sqlite_"):
-            _add(
-                self.out,
-                "unknown-table",
-                rel,
-                t=rel.sql("sqlite"),
-                names=_listing(set(self.tables)),
-            )
+            known = _listing(set(self.tables))
+            _add(self.out, "unknown-table", rel, t=rel.sql("sqlite"), names=known)
         return _Source(alias, None, None)
 
     def _insert_target(self, stmt: exp.Insert) -> None:
@@ -366,15 +289,8 @@ class _Reviewer:
         names = self._relation(table, []).names or frozenset()
         for ident in target.expressions if isinstance(target, exp.Schema) and names else ():
             if ident.name.lower() not in names:
-                listing = _listing(names)
-                _add(
-                    self.out,
-                    "unknown-column/qualified",
-                    ident,
-                    t=table.name,
-                    c=ident.name,
-                    names=listing,
-                )
+                has, col = _listing(names), ident.name
+                _add(self.out, "unknown-column/qualified", ident, t=table.name, c=col, names=has)
 
     def _resolve(self, scope: Scope | None, name: str, table: str) -> _Source | bool:
         """The source holding a column; True when unsure or a SELECT alias; False when missing."""
@@ -387,8 +303,8 @@ class _Reviewer:
                     continue
                 if source.names is None:
                     return True
-                if name in source.names:
-                    return source
+                if name in source.names and (table or len(sources) == 1 or name not in _ROWID):
+                    return source  # SQLite resolves a bare rowid only with a single table
                 if table:
                     return False
             selects = scope.expression.expressions if not table else []
@@ -406,10 +322,8 @@ class _Reviewer:
         sources = self.sources(scope) or []
         source = next((s for s in sources if s.alias == table), None) if table else None
         if source is not None and source.names is not None:
-            listing = _listing(source.names)
-            _add(
-                self.out, "unknown-column/qualified", column, t=table, c=column.name, names=listing
-            )
+            has = _listing(source.names)
+            _add(self.out, "unknown-column/qualified", column, t=table, c=column.name, names=has)
         elif table:
             listing = _listing({s.alias for s in sources})
             _add(self.out, "unknown-column/alias", column, t=column.table, names=listing)
@@ -442,7 +356,7 @@ class _Reviewer:
         elif in_from and (name in SQLITE_TABLE_FUNCTIONS or name.startswith("pragma_")):
             return
         elif name and (in_from or name not in SQLITE_FUNCTIONS):
-            hint = _HINTS.get(name, "use a built-in function or rewrite the expression")
+            hint = HINTS.get(name, "use a built-in function or rewrite the expression")
             _add(self.out, "unknown-function", node, name=name, hint=hint)
 
     def _int_kind(self, node: exp.Expr, scope: Scope) -> int:

@@ -318,18 +318,27 @@ def test_allow_list_matches_the_real_sqlite() -> None:
         ("UPDATE orders SET nope = 1 WHERE id = 1", "No column `nope`"),
         ("INSERT INTO orders (customer_id, nope) VALUES (1, 2)", "no column `nope`"),
         ("DELETE FROM nope WHERE id = 1", "No table `nope`"),
+        # a subquery in FROM cannot see the outer query, unlike one in WHERE
+        ("SELECT t.x FROM orders o JOIN (SELECT o.total AS x) t ON t.x = o.id", "alias `o`"),
     ],
 )
 def test_unknown_names(sql: str, message: str) -> None:
     found = run(sql, "mutation" if sql.split()[0] in ("UPDATE", "INSERT", "DELETE") else "query")
     assert [f.code for f in found] in (["unknown-table"], ["unknown-column"])
     assert message in found[0].message and not binds(found)
-    assert "no such" in str(sqlite_error(sql)) or "has no column" in str(sqlite_error(sql))
+    error = str(sqlite_error(sql))  # SQLite agrees
+    assert "no such" in error or "has no column" in error
 
 
-def test_unknown_column_is_located() -> None:
-    found = run("SELECT id,\n       o.totl\nFROM orders o")
-    assert (found[0].line, found[0].col) == (2, 8)
+def test_unknown_column_is_located_and_reported_once() -> None:
+    found = run("SELECT id,\n       o.totl\nFROM orders o ORDER BY o.totl")
+    assert [(f.code, f.line, f.col) for f in found] == [("unknown-column", 2, 8)]
+
+
+def test_binds_looks_only_at_binding_findings() -> None:
+    assert binds(run("SELECT * FROM orders WHERE total = NULL"))  # a warning, names are fine
+    assert binds(run("DROP TABLE orders"))  # blocked, but every name binds
+    assert not binds(run("SELECT nope FROM orders"))
 
 
 VALID = [
@@ -339,7 +348,8 @@ VALID = [
     " WHERE o.status = 'shipped' GROUP BY c.name HAVING revenue > 100 ORDER BY revenue DESC",
     # correlated subqueries
     "SELECT name FROM customers c WHERE EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id)",
-    "SELECT name, (SELECT COUNT(*) FROM orders WHERE orders.customer_id = customers.id) FROM customers",
+    "SELECT name, (SELECT COUNT(*) FROM orders WHERE orders.customer_id = customers.id)"
+    " FROM customers",
     "SELECT o.id FROM orders o WHERE o.total > (SELECT AVG(o2.total) FROM orders o2"
     " WHERE o2.customer_id = o.customer_id)",
     # CTEs, including one read before it is defined and one used inside another
@@ -371,7 +381,8 @@ VALID = [
     "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 10) SELECT n FROM c",
     "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c) SELECT n FROM c LIMIT 10",
     "SELECT id FROM orders WHERE customer_id NOT IN (SELECT id FROM customers)",
-    "SELECT name FROM customers WHERE city NOT IN (SELECT city FROM customers WHERE city IS NOT NULL)",
+    "SELECT name FROM customers WHERE city NOT IN"
+    " (SELECT city FROM customers WHERE city IS NOT NULL)",
     "SELECT id FROM orders WHERE quantity NOT IN (SELECT stock FROM products WHERE stock > 0)",
     # functions SQLite has, table-valued functions, sqlite_master
     "SELECT COALESCE(email, 'none'), IFNULL(city, ''), IIF(c.id > 1, 'a', 'b'), substr(name, 1, 2),"
@@ -390,7 +401,8 @@ VALID = [
     "UPDATE orders SET total = t.s FROM (SELECT order_id, SUM(quantity) AS s FROM order_items"
     " GROUP BY order_id) AS t WHERE t.order_id = orders.id",
     "UPDATE orders SET total = NULL WHERE id = 1",
-    "DELETE FROM orders WHERE NOT EXISTS (SELECT 1 FROM customers c WHERE c.id = orders.customer_id)",
+    "DELETE FROM orders WHERE NOT EXISTS"
+    " (SELECT 1 FROM customers c WHERE c.id = orders.customer_id)",
     "INSERT INTO customers (id, name) VALUES (99, 'a') ON CONFLICT(id) DO UPDATE SET"
     " name = excluded.name, email = NULL",
     "INSERT INTO orders (customer_id, status) SELECT id, 'new' FROM customers WHERE city = 'x'",
@@ -425,7 +437,7 @@ def simple_queries(draw: st.DrawFn) -> str:
     return sql + (f" WHERE {ref()} > 1" if draw(st.booleans()) else "")
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300, deadline=None, derandomize=True, database=None)
 @given(simple_queries())
 def test_binding_agrees_with_sqlite(sql: str) -> None:
     error = sqlite_error(sql)
@@ -441,4 +453,5 @@ def test_hostile_input_never_raises() -> None:
     ):
         statements, error = parse(sql)
         assert error is None
-        assert all(isinstance(f, Finding) for f in review(statements, SHOP, kind="query"))
+        found = review(statements, SHOP, kind="query")  # too deep to analyse fully: no exception
+        assert [f.code for f in found if f.severity == "block"] == []
