@@ -17,8 +17,6 @@ class the agent can act on, never a crash or a hang.
 
 from __future__ import annotations
 
-import functools
-import random
 import sqlite3
 import threading
 import time
@@ -366,63 +364,3 @@ class Instance:
         """Rows of a table, read through the sandbox (callers check the name against the schema)."""
         sql = f'SELECT * FROM "{table}"' + (f" LIMIT {int(limit)}" if limit is not None else "")
         return self.reader().run(sql)
-
-
-@functools.lru_cache(maxsize=65536)
-def _draw(size: int, seed: int, k: int) -> tuple[int, ...]:
-    return tuple(sorted(random.Random(seed).sample(range(size), k)))
-
-
-class InstancePool:
-    """The visible instance of one dataset and its pool of hidden variants, built lazily, once.
-
-    A seed draws ``k`` distinct variants from a pool of ``size``. Building a variant costs a few
-    milliseconds the first time any episode needs it; after that a reset costs nothing here.
-    """
-
-    def __init__(
-        self,
-        dataset_id: str,
-        ddl: str,
-        rows: Mapping[str, Sequence[Sequence[Any]]],
-        *,
-        size: int = 16,
-        limits: Limits | None = None,
-    ) -> None:
-        from sqldebug.variants import table_shapes
-
-        if size < 1:
-            raise ValueError("the variant pool needs at least one variant")
-        self.dataset_id = dataset_id
-        self.ddl = ddl
-        self.size = size
-        self.limits = limits or Limits()
-        self.visible = Instance("visible", build(ddl, rows), self.limits)
-        self.schema = schema_info(self.visible.template)
-        self.shapes = table_shapes(self.visible.template)
-        self._visible_rows = {
-            s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
-        }
-        self._variants: dict[int, Instance] = {}
-        self._lock = threading.Lock()
-
-    def variant(self, index: int) -> Instance:
-        """Hidden variant ``index`` (0 <= index < size), built on first use."""
-        inst = self._variants.get(index)
-        if inst is None:
-            from sqldebug.variants import variant_rows
-
-            rows = variant_rows(self.shapes, self._visible_rows, self.dataset_id, index)
-            conn = build(self.ddl, rows, lenient=True)
-            with self._lock:
-                inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
-        return inst
-
-    def draw(self, seed: int, k: int) -> tuple[int, ...]:
-        """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them."""
-        return _draw(self.size, seed, min(k, self.size))
-
-    def warm(self) -> None:
-        """Build every variant now (servers do this at start-up, so no request pays for it)."""
-        for index in range(self.size):
-            self.variant(index)

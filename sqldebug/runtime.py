@@ -13,11 +13,12 @@ from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
-from sqldebug.database import DatasetError, Instance, InstancePool, Limits
+from sqldebug.database import DatasetError, Instance, Limits
 from sqldebug.errors import TaskFileError
 from sqldebug.grading import Grader
 from sqldebug.models import ResultTable
 from sqldebug.spec import Task
+from sqldebug.variants import InstancePool
 
 T = TypeVar("T")
 

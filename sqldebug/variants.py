@@ -11,7 +11,7 @@ constraint enforced (keys, NOT NULL, CHECK, foreign keys): a generated row that 
 skipped. So the schema's constraints hold by construction, whatever the schema is.
 
 Variant ``i`` of a dataset depends only on (dataset id, i); episodes draw k of a fixed pool of
-variants by seed (:meth:`sqldebug.runtime.DatasetRuntime.pick`), so the finite set of hidden
+variants by seed (:meth:`InstancePool.draw`), so the finite set of hidden
 instances can be validated whole and built once per process.
 """
 
@@ -19,11 +19,15 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 import random
 import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sqldebug.database import Instance, Limits, build, schema_info, table_rows
 from sqldebug.models import ColumnInfo
 
 
@@ -233,3 +237,59 @@ def variant_rows(
         if single_int_pk:
             keys[(shape.name.lower(), "")] = [r[pk_cols[0]] for r in rows]
     return out
+
+
+@functools.lru_cache(maxsize=65536)
+def _draw(size: int, seed: int, k: int) -> tuple[int, ...]:
+    return tuple(sorted(random.Random(seed).sample(range(size), k)))
+
+
+class InstancePool:
+    """The visible instance of one dataset and its pool of hidden variants, built lazily, once.
+
+    A seed draws ``k`` distinct variants from a pool of ``size``. Building a variant costs a few
+    milliseconds the first time any episode needs it; after that a reset costs nothing here.
+    """
+
+    def __init__(
+        self,
+        dataset_id: str,
+        ddl: str,
+        rows: Mapping[str, Sequence[Sequence[Any]]],
+        *,
+        size: int = 16,
+        limits: Limits | None = None,
+    ) -> None:
+        if size < 1:
+            raise ValueError("the variant pool needs at least one variant")
+        self.dataset_id = dataset_id
+        self.ddl = ddl
+        self.size = size
+        self.limits = limits or Limits()
+        self.visible = Instance("visible", build(ddl, rows), self.limits)
+        self.schema = schema_info(self.visible.template)
+        self.shapes = table_shapes(self.visible.template)
+        self._visible_rows = {
+            s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
+        }
+        self._variants: dict[int, Instance] = {}
+        self._lock = threading.Lock()
+
+    def variant(self, index: int) -> Instance:
+        """Hidden variant ``index`` (0 <= index < size), built on first use."""
+        inst = self._variants.get(index)
+        if inst is None:
+            rows = variant_rows(self.shapes, self._visible_rows, self.dataset_id, index)
+            conn = build(self.ddl, rows, lenient=True)
+            with self._lock:
+                inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
+        return inst
+
+    def draw(self, seed: int, k: int) -> tuple[int, ...]:
+        """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them."""
+        return _draw(self.size, seed, min(k, self.size))
+
+    def warm(self) -> None:
+        """Build every variant now (servers do this at start-up, so no request pays for it)."""
+        for index in range(self.size):
+            self.variant(index)

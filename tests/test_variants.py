@@ -6,8 +6,9 @@ import sqlite3
 
 import pytest
 
-from sqldebug.database import InstancePool, build, table_rows
+from sqldebug.database import build, table_rows
 from sqldebug.runtime import Runtime
+from sqldebug.variants import InstancePool
 
 DATASETS = ["shop", "hr"]
 
