@@ -134,10 +134,45 @@ def main() -> int:
     del before
     tracemalloc.stop()
 
+    # 4. hostile statements: each must come back as an observation, fast
+    hostile = {
+        "unbounded recursive CTE": "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) "
+        "SELECT count(*) FROM r",
+        "6-way cross join": "SELECT count(*) FROM "
+        + ", ".join(f"order_items t{i}" for i in range(6)),
+        "randomblob(2e9)": "SELECT randomblob(2000000000)",
+        "5,000 nested parentheses": "SELECT " + "(" * 5000 + "1" + ")" * 5000,
+        "10 MB statement": "SELECT '" + "a" * 10_000_000 + "'",
+    }
+    shop_task = next(t for t in tasks if t.dataset == "shop" and t.kind == "query")
+    hostile_rows = []
+    for review in (False, True):
+        env = sqldebug.SQLDebugEnv(runtime, [shop_task], sqldebug.EnvConfig(review=review))
+        env.reset(seed=0)
+        env.step("SELECT 1")  # warm-up: the first review imports sqlglot
+        for name, sql in hostile.items():
+            env.reset(seed=0)
+            t0 = time.perf_counter()
+            obs, *_ = env.step(sql)
+            took = time.perf_counter() - t0
+            kind = obs.error.kind if obs.error else "none"
+            hostile_rows.append((name, "review" if review else "plain", kind, took))
+
+    solution_ratios = [r[4] for r in rows if r[1] == "solution"]
+    broken_ratios = [r[4] for r in rows if r[1] == "broken"]
+    print("\nhostile statement (one step)         mode    error    ms")
+    for name, mode, kind, took in hostile_rows:
+        print(f"{name:36} {mode:7} {kind:8} {took * 1e3:6.1f}")
+
     print("\nsummary")
     print(
         f"  step / bare sqlite, median over {len(ratios)} task queries: "
         f"{statistics.median(ratios):.2f}  (max {max(ratios):.2f}; target <= 2.0)"
+    )
+    print(
+        f"    solutions (graded correct): median {statistics.median(solution_ratios):.2f}; "
+        f"broken queries (graded wrong, progress computed): "
+        f"median {statistics.median(broken_ratios):.2f}"
     )
     print(
         f"  reset p50: {resets[len(resets) // 2] * 1e3:.3f} ms, "

@@ -70,7 +70,7 @@ def to_table(result: Result, limit: int) -> ResultTable:
         rows = [[f"x'{v.hex()}'" if isinstance(v, bytes) else v for v in r] for r in shown]
     else:
         rows = [list(r) for r in shown]
-    return ResultTable.model_construct(
+    return ResultTable(
         columns=result.columns,
         rows=rows,
         row_count=len(result.rows),
@@ -80,7 +80,6 @@ def to_table(result: Result, limit: int) -> ResultTable:
 
 #: The error class of a review finding that stops a statement: the class SQLite would have given.
 _BLOCKING_CLASS: dict[str, ErrorClass] = {
-    "parse-error": "syntax",
     "unknown-table": "binding",
     "unknown-column": "binding",
     "unknown-function": "binding",
@@ -139,6 +138,7 @@ class SQLDebugEnv:
             task, self.seed, self.config.k, perturb_visible=perturb
         )
         self.grader: Grader = self.runtime.grader(task)
+        self._instance_keys = [i.key for i in self.instances]
         self.max_steps = self.config.max_steps or task.max_steps
         self.best: Score = self.grader.baseline(self.instances)
         self.step_count = 0
@@ -146,8 +146,9 @@ class SQLDebugEnv:
         self.done = False
         self.total_reward = 0.0
         self.failed_submissions = 0
-        self.history: list[HistoryEntry] = []
-        self._submitted: set[str] = set()
+        # (action, reward, solved, error) per step; state() turns them into HistoryEntry models
+        self.history: list[tuple[Action, float, bool, SQLError | None]] = []
+        self._submitted: set[int] = set()
         self.episode_id = secrets.token_hex(8)
         visible = self.instances[0]
         obs = Observation(
@@ -232,7 +233,7 @@ class SQLDebugEnv:
         unsafe = error is not None and error.kind in ("blocked", "budget")
         repeated = False
         if act.type == "submit":
-            key = (act.sql or "").strip()
+            key = hash((act.sql or "").strip())  # an int, whatever was pasted
             repeated = key in self._submitted
             self._submitted.add(key)
         breakdown = step_reward(
@@ -250,7 +251,7 @@ class SQLDebugEnv:
         truncated = not self.solved and self.step_count >= self.max_steps
         self.done = self.solved or truncated
         self.total_reward = round(self.total_reward + breakdown.total, 6)
-        err = SQLError.model_construct(kind=error.kind, message=error.message) if error else None
+        err = SQLError(kind=error.kind, message=error.message) if error else None
         act = self._shown(act)
         obs = self.observation.model_copy(
             update={
@@ -268,15 +269,7 @@ class SQLDebugEnv:
             }
         )
         self._obs = obs
-        self.history.append(
-            HistoryEntry.model_construct(
-                step=self.step_count,
-                action=act,
-                reward=breakdown.total,
-                solved=self.solved,
-                error=err,
-            )
-        )
+        self.history.append((act, breakdown.total, self.solved, err))
         return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
 
     def state(self) -> EpisodeState:
@@ -289,7 +282,10 @@ class SQLDebugEnv:
             done=self.done,
             solved=self.solved,
             total_reward=self.total_reward,
-            history=list(self.history),
+            history=[
+                HistoryEntry(step=i, action=act, reward=reward, solved=solved, error=err)
+                for i, (act, reward, solved, err) in enumerate(self.history, start=1)
+            ],
         )
 
     def close(self) -> None:
@@ -306,13 +302,15 @@ class SQLDebugEnv:
         cut = f"{act.sql[:1000]}\n-- [cut: the statement has {len(act.sql):,} characters]"
         return act.model_copy(update={"sql": cut})
 
-    def _review(self, sql: str) -> tuple[list[Finding], bool]:
-        """Findings and whether the SQL parses and binds (False when sqlglot cannot parse it)."""
+    def _review(self, sql: str) -> tuple[list[Finding], bool | None]:
+        """Findings, and whether the SQL binds to the schema (None: the reviewer could not parse
+        it, so SQLite, which runs it next, has the last word on syntax)."""
         from sqldebug import review  # sqlglot is imported only when a review is asked for
 
         statements, err = review.parse(sql)
         if err is not None:
-            return [Finding(code="parse-error", severity="block", message=err)], False
+            note = f"the reviewer could not parse this statement ({err}); SQLite decides"
+            return [Finding(code="unparsed", severity="info", message=note)], None
         findings = review.review(
             statements, self.runtime.pool(self.task.dataset).schema, kind=self.task.kind
         )
@@ -330,7 +328,7 @@ class SQLDebugEnv:
         if blocking:
             kind = _BLOCKING_CLASS.get(blocking[0].code, "blocked")
             error = QueryError(kind, blocking[0].message)
-            return findings, Outcome(Score(valid=float(valid)), error=error)
+            return findings, Outcome(Score(valid=float(bool(valid))), error=error)
         return findings, self.grader.grade(sql, self.instances, valid=valid)
 
     def _sample(self, table: str | None) -> tuple[ResultTable | None, QueryError | None]:
@@ -355,10 +353,10 @@ class SQLDebugEnv:
             "task_id": self.task.id,
             "seed": self.seed,
             "step": self.step_count,
-            "instances": [i.key for i in self.instances],
+            "instances": self._instance_keys,
         }
         if breakdown is not None:
-            info["reward_breakdown"] = dict(breakdown)
+            info["reward_breakdown"] = breakdown.__dict__.copy()
         if outcome is not None:
             s = outcome.score
             info["score"] = round(s.weighted(self.config.weights), 6)

@@ -77,7 +77,7 @@ _PLAIN = frozenset({int, str, bytes, type(None)})  # cell types that are already
 class Canon:
     """A result in canonical form: row tuples, their bag, and (lazily) per-column value bags."""
 
-    __slots__ = ("_columns", "bag", "has_float", "rows", "width")
+    __slots__ = ("_bag", "_columns", "has_float", "rows", "width")
     # _columns: per column, its signature: the column's value bag as a frozenset of
     # (value, count), so comparing two columns is one C-level equality.
 
@@ -89,8 +89,16 @@ class Canon:
             self.rows = [tuple(_canon_cell(v) for v in r) for r in rows]
         self.width = width if width is not None else (len(self.rows[0]) if self.rows else 0)
         self.has_float = float in kinds
-        self.bag = Counter(self.rows)
+        self._bag: Counter[tuple[Any, ...]] | None = None
         self._columns: list[frozenset[tuple[Any, int]]] | None = None
+
+    @property
+    def bag(self) -> Counter[tuple[Any, ...]]:
+        """The rows as a multiset (built on first use: equal results in the same order never
+        need it)."""
+        if self._bag is None:
+            self._bag = Counter(self.rows)
+        return self._bag
 
     @property
     def columns(self) -> list[frozenset[tuple[Any, int]]]:
@@ -104,7 +112,7 @@ class Canon:
         moved = Canon.__new__(Canon)
         moved.rows = [tuple(r[j] for j in order) for r in self.rows]
         moved.width, moved.has_float = self.width, self.has_float
-        moved.bag = Counter(moved.rows)
+        moved._bag = None
         moved._columns = [self.columns[j] for j in order] if self._columns is not None else None
         return moved
 
@@ -119,7 +127,7 @@ def _same(e: Canon, a: Canon, ordered: bool) -> bool:
         return floats and all(
             x == y or _rows_close(x, y) for x, y in zip(e.rows, a.rows, strict=True)
         )
-    if dict.__eq__(e.bag, a.bag):  # Counter.__eq__ is Python code; the bags hold no zero counts
+    if e.rows == a.rows or dict.__eq__(e.bag, a.bag):  # Counter.__eq__ is Python code; the bags hold no zero counts
         return True
     if not (e.has_float or a.has_float):
         return False

@@ -121,7 +121,7 @@ def step_reward(
     total = round(
         correct + executes + valid + progress + step_cost + repeat_penalty + safety_penalty, 6
     )
-    return RewardBreakdown.model_construct(
+    return RewardBreakdown(
         correct=correct,
         executes=executes,
         valid=valid,

@@ -66,8 +66,8 @@ def test_hostile_sql_is_an_observation(name: str, review: bool, tmp_path: Path) 
     for action in ({"type": "submit", "sql": sql}, {"type": "probe", "sql": sql}):
         obs, reward, terminated, _, _ = env.step(action)
         assert obs.error is not None, name
-        if not review:
-            assert obs.error.kind == kind, (name, obs.error)
+        # the reviewer may stop a statement before SQLite would (a runaway CTE is blocked unrun)
+        assert obs.error.kind == kind or (review and obs.error.kind == "blocked"), (name, obs.error)
         assert obs.error.message and not terminated
         assert reward < 0
         assert len(obs.prompt) < 20_000  # a 10 MB paste is not echoed back whole
