@@ -21,6 +21,7 @@ side of every comparison is canonicalised once per instance and cached by the gr
 
 from __future__ import annotations
 
+import functools
 import math
 from collections import Counter
 from collections.abc import Sequence
@@ -127,7 +128,9 @@ def _same(e: Canon, a: Canon, ordered: bool) -> bool:
         return floats and all(
             x == y or _rows_close(x, y) for x, y in zip(e.rows, a.rows, strict=True)
         )
-    if e.rows == a.rows or dict.__eq__(e.bag, a.bag):  # Counter.__eq__ is Python code; the bags hold no zero counts
+    if e.rows == a.rows or dict.__eq__(
+        e.bag, a.bag
+    ):  # Counter.__eq__ is Python code; the bags hold no zero counts
         return True
     if not (e.has_float or a.has_float):
         return False
@@ -300,12 +303,33 @@ Answer = dict[str, tuple[Result, Canon]]
 _QUERY = ""  # the key of a query's result in an Answer
 
 
+@functools.lru_cache(maxsize=4096)
+def _top_level_order_by(solution: str) -> bool:
+    import sqlglot  # imported here: a task that states order_matters never pays for it
+    from sqlglot import exp
+
+    try:
+        tree = sqlglot.parse_one(solution, read="sqlite")
+    except sqlglot.errors.SqlglotError:
+        return False  # an unparseable solution is reported by validation, not here
+    return isinstance(tree, exp.Query) and tree.args.get("order") is not None
+
+
+def order_matters(task: Task) -> bool:
+    """Whether row order is graded for ``task``: its ``order_matters``, or when the file leaves it
+    out, whether the solution has a top-level ORDER BY (an ORDER BY inside a subquery, a CTE or a
+    window does not count)."""
+    if task.order_matters is not None:
+        return task.order_matters
+    return task.kind == "query" and _top_level_order_by(task.solution)
+
+
 class Grader:
     """Grades submissions for one task; the solution's answers are computed once per instance."""
 
     def __init__(self, task: Task) -> None:
         self.task = task
-        self.ordered = bool(task.order_matters)
+        self.ordered = order_matters(task)
         self._expected: dict[str, Answer] = {}
         self._baselines: dict[tuple[str, ...], Score] = {}
 

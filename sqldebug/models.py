@@ -30,7 +30,7 @@ SchemaInfo = dict[str, tuple[ColumnInfo, ...]]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class Finding(Model):
@@ -120,7 +120,7 @@ class Observation(Model):
     message: str = ""
 
     # Observations round-trip through JSON, where the computed ``prompt`` comes along: ignore it.
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", defer_build=True)
     _static_prompt: str | None = PrivateAttr(default=None)
 
     @computed_field  # type: ignore[prop-decorator]

@@ -9,7 +9,7 @@ silent default. ``json_schema()`` exports both models for editors and other tool
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
@@ -17,27 +17,6 @@ Difficulty = Literal["easy", "medium", "hard"]
 Kind = Literal["query", "mutation"]
 Split = Literal["train", "test"]
 
-#: The fixed bug taxonomy; docs/task-format.md says what each category means.
-CATEGORIES: tuple[str, ...] = (
-    "syntax",
-    "unknown-identifier",
-    "join-fanout",
-    "join-type",
-    "join-condition",
-    "null-handling",
-    "aggregation",
-    "having-vs-where",
-    "type-coercion",
-    "date-range",
-    "distinct",
-    "window",
-    "subquery",
-    "ordering-ties",
-    "set-operations",
-    "string-matching",
-    "mutation",
-    "multi-bug",
-)
 Category = Literal[
     "syntax",
     "unknown-identifier",
@@ -58,6 +37,8 @@ Category = Literal[
     "mutation",
     "multi-bug",
 ]
+#: The fixed bug taxonomy, in order; docs/task-format.md says what each category means.
+CATEGORIES: tuple[str, ...] = get_args(Category)
 
 _ID_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789-_/")
 Cell = str | int | float | bool | None
@@ -106,8 +87,8 @@ class Task(_Strict):
     solution: str
     order_matters: bool | None = Field(
         default=None,
-        description="Whether row order is graded; default: true iff the solution has a top-level "
-        "ORDER BY (filled in by the catalog).",
+        description="Whether row order is graded; when absent (None), true iff the solution has "
+        "a top-level ORDER BY: sqldebug.grading.order_matters(task) gives the value in force.",
     )
     tables: list[str] = Field(
         default_factory=list,

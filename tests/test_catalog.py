@@ -15,6 +15,7 @@ import pytest
 import sqldebug
 from sqldebug.catalog import Catalog, load_catalog, load_tasks
 from sqldebug.errors import TaskFileError, TaskSetError, UnknownTaskError
+from sqldebug.grading import order_matters
 from sqldebug.runtime import Runtime
 from sqldebug.spec import json_schema
 
@@ -456,7 +457,9 @@ def test_order_matters_default_follows_top_level_order_by(
 ) -> None:
     task = edit(TASK, "  SELECT count(*) FROM items;", f"  {solution};")
     write_folder(tmp_path, task=task)
-    assert Catalog.load(tmp_path).get("mini/count-items").order_matters is expected
+    task = Catalog.load(tmp_path).get("mini/count-items")
+    assert task.order_matters is None  # left out of the file...
+    assert order_matters(task) is expected  # ...and decided by the solution
 
 
 @pytest.mark.parametrize(
@@ -466,7 +469,8 @@ def test_order_matters_default_follows_top_level_order_by(
 def test_explicit_order_matters_wins(tmp_path: Path, value: str, solution: str) -> None:
     task = edit(TASK, "  SELECT count(*) FROM items;", f"  {solution};")
     write_folder(tmp_path, task=task + f"order_matters: {value}\n")
-    assert Catalog.load(tmp_path).get("mini/count-items").order_matters is (value == "true")
+    task = Catalog.load(tmp_path).get("mini/count-items")
+    assert task.order_matters is order_matters(task) is (value == "true")
 
 
 # -- finding tasks ---------------------------------------------------------------------------------

@@ -7,8 +7,6 @@ from typing import Annotated, Literal
 
 import typer
 
-from sqldebug.spec import CATEGORIES
-
 TasksDir = Annotated[
     Path | None,
     typer.Option(
@@ -28,6 +26,8 @@ Dataset = Annotated[str | None, typer.Option(help="Dataset id, e.g. shop.")]
 
 
 def _check_category(value: str | None) -> str | None:
+    from sqldebug.spec import CATEGORIES  # pydantic loads only when the option is used
+
     if value is not None and value not in CATEGORIES:
         raise typer.BadParameter(f"{value!r} is not a category; one of: {', '.join(CATEGORIES)}")
     return value
