@@ -51,5 +51,20 @@ class EpisodeError(SQLDebugError):
     """An action is not possible in the episode's current state (e.g. it is already done)."""
 
 
+class NoSessionError(EpisodeError):
+    """There is no saved episode under this session name."""
+
+    def __init__(self, name: str, default: str = "default") -> None:
+        flag = f" --session {name}" if name != default else ""
+        super().__init__(
+            f"no episode in session {name!r}; start one with `sqldebug reset --task ID{flag}` "
+            "(see `sqldebug tasks list`)"
+        )
+
+
+class SessionFileError(EpisodeError):
+    """A saved episode cannot be read back (corrupt, another version's, or its task changed)."""
+
+
 class ActionError(SQLDebugError, ValueError):
     """An action could not be understood."""

@@ -20,6 +20,7 @@ ENGINE = (
     "sqldebug.reward",
     "sqldebug.env",
     "sqldebug.validate",
+    "sqldebug.episodes",
 )
 
 

@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from sqldebug import __version__
-from sqldebug.cli import tasks
+from sqldebug.cli import reset, sessions, state, step, tasks
 
 app = typer.Typer(
     name="sqldebug",
@@ -20,6 +20,10 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+app.command("reset")(reset.reset)
+app.command("step")(step.step)
+app.command("state")(state.state)
+app.add_typer(sessions.app, name="sessions")
 app.add_typer(tasks.app, name="tasks")
 
 

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from enum import IntEnum
 
-from sqldebug.errors import ActionError, EpisodeError, TaskFileError, TaskSetError, UnknownTaskError
+from sqldebug.errors import (
+    ActionError,
+    EpisodeError,
+    TaskFileError,
+    TaskSetError,
+    UnknownTaskError,
+)
 
 
 class ExitCode(IntEnum):
@@ -14,7 +20,9 @@ class ExitCode(IntEnum):
     FAILURE = 1  #: the command ran and found a problem (e.g. a task that breaks an invariant)
     USAGE = 2  #: bad flags or arguments
     TASKS = 3  #: a task file is malformed or a task id is unknown
-    EPISODE = 4  #: the action is not possible now (no episode, episode over, bad action)
+    EPISODE = 4  #: the action is not possible now (no session, episode over, bad action)
+    SOLVED = 10  #: ``step``: the step solved the episode
+    OUT_OF_STEPS = 11  #: ``step``: the step was the last one and the episode is not solved
     INTERRUPT = 130  #: interrupted (Ctrl-C)
 
 

@@ -37,3 +37,19 @@ Category = Annotated[
     str | None,
     typer.Option(help="Bug category (see `sqldebug tasks list`).", callback=_check_category),
 ]
+
+
+def _check_session(value: str) -> str:
+    from sqldebug.episodes import check_name
+    from sqldebug.errors import SQLDebugError
+
+    try:
+        return check_name(value)
+    except SQLDebugError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+Session = Annotated[
+    str,
+    typer.Option("--session", "-s", help="Name of the local episode.", callback=_check_session),
+]

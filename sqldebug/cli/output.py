@@ -64,6 +64,9 @@ def user_errors() -> Iterator[None]:
         raise fail("invalid input: " + "; ".join(lines), ExitCode.USAGE) from None
     except ValueError as exc:
         raise fail(str(exc), ExitCode.USAGE) from None
+    except OSError as exc:  # a full disk, a read-only home: say which file and why
+        where = f"{exc.filename}: " if exc.filename else ""
+        raise fail(f"{where}{exc.strerror or exc}", ExitCode.FAILURE) from None
     except KeyboardInterrupt:
         raise typer.Exit(int(ExitCode.INTERRUPT)) from None
 
