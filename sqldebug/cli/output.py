@@ -9,7 +9,6 @@ from contextlib import contextmanager
 from typing import Any
 
 import typer
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 
 from sqldebug.cli.exit_codes import ExitCode, exit_code_for
@@ -21,7 +20,7 @@ err = Console(stderr=True, highlight=False)
 
 def emit_json(value: Any) -> None:
     """Exactly one JSON document on stdout."""
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump_json"):  # a pydantic model (pydantic is imported lazily)
         text = value.model_dump_json(indent=2)
     else:
         text = json.dumps(value, indent=2, default=_default, ensure_ascii=False)
@@ -30,7 +29,7 @@ def emit_json(value: Any) -> None:
 
 
 def _default(value: Any) -> Any:
-    if isinstance(value, BaseModel):
+    if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, bytes):
         return value.hex()
@@ -46,6 +45,8 @@ def fail(message: str, code: ExitCode = ExitCode.FAILURE) -> typer.Exit:
 @contextmanager
 def user_errors() -> Iterator[None]:
     """The boundary: engine errors become one clear line and an exit code, never a traceback."""
+    from pydantic import ValidationError  # here, not at import: `sqldebug --help` skips it
+
     try:
         yield
     except TaskSetError as exc:
