@@ -1,0 +1,177 @@
+"""What the server's routes share: the runtime, the session store, the worker threads, metrics.
+
+Every route is a thin face over :class:`ServerCore`: it parses the request, calls one method here
+(which runs the engine on a worker thread, off the event loop) and writes the answer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from sqldebug.actions import parse_action
+from sqldebug.env import EnvConfig, SQLDebugEnv
+from sqldebug.models import Action, Observation
+from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.sessions import Session, SessionStore
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    """Everything ``sqldebug serve`` can set."""
+
+    tasks: str | None = None
+    max_sessions: int = 1024
+    session_ttl: float = 600.0
+    threads: int = 4
+    max_body_bytes: int = 1_000_000
+    runs: str | None = None  # a bench runs folder, for /benchmark
+    warm: bool = True  # build every instance at start-up
+    env: EnvConfig = field(default_factory=EnvConfig)
+
+
+class Latency:
+    """Recent durations of one operation (a bounded window), for /benchmark."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._window: deque[float] = deque(maxlen=size)
+        self.count = 0
+
+    def add(self, seconds: float) -> None:
+        self._window.append(seconds)
+        self.count += 1
+
+    def summary(self) -> dict[str, Any]:
+        data = sorted(self._window)
+        if not data:
+            return {"count": self.count, "p50_ms": None, "p95_ms": None}
+
+        def pct(q: float) -> float:
+            return round(data[min(len(data) - 1, int(q * len(data)))] * 1e3, 3)
+
+        return {"count": self.count, "p50_ms": pct(0.5), "p95_ms": pct(0.95)}
+
+
+def step_payload(
+    obs: Observation, reward: float | None, done: bool, info: dict[str, Any], **extra: Any
+) -> bytes:
+    """The seed server's response shape, ``{observation, reward, done, info}``, as JSON bytes.
+
+    The observation is serialised by pydantic (in Rust) and spliced in, so the hot path never
+    round-trips it through Python dicts.
+    """
+    head = json.dumps({"reward": reward, "done": done, "info": info, **extra})
+    return b'{"observation":' + obs.model_dump_json().encode() + b"," + head[1:].encode()
+
+
+class ServerCore:
+    """The runtime, the sessions and the worker threads behind every route."""
+
+    def __init__(self, config: ServerConfig) -> None:
+        self.config = config
+        self.runtime: Runtime = get_runtime(
+            config.tasks, pool_size=config.env.pool_size, limits=config.env.limits
+        )
+        self.tasks = list(self.runtime.catalog.tasks.values())
+        self.store = SessionStore(
+            self._new_env, capacity=config.max_sessions, ttl=config.session_ttl
+        )
+        self.executor = ThreadPoolExecutor(
+            max_workers=config.threads, thread_name_prefix="sqldebug-step"
+        )
+        self.latency = {name: Latency() for name in ("health", "reset", "step")}
+        self.started = time.time()
+        self._warm_lock = threading.Lock()
+
+    def _new_env(self) -> SQLDebugEnv:
+        return SQLDebugEnv(self.runtime, self.tasks, self.config.env)
+
+    def warm(self) -> None:
+        with self._warm_lock:
+            self.runtime.warm()
+
+    async def run(self, fn: Callable[[], T]) -> T:
+        """Run engine work on a worker thread: the event loop keeps serving meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+
+    def timed(self, op: str, fn: Callable[[], T]) -> T:
+        t0 = time.perf_counter()
+        try:
+            return fn()
+        finally:
+            self.latency[op].add(time.perf_counter() - t0)
+
+    # -- operations (called on worker threads) -----------------------------------------------
+
+    def reset(
+        self,
+        session_id: str | None,
+        task_id: str | None,
+        seed: int | None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[Session, Observation, dict[str, Any]]:
+        fresh = session_id is None or session_id not in self.store
+        session = self.store.create(session_id)
+        opts = dict(options or {})
+        if task_id is not None:
+            opts["task_id"] = task_id
+        try:
+            with self.store.using(session.id) as held:
+                obs, info = self.timed("reset", lambda: held.env.reset(seed=seed, options=opts))
+        except Exception:
+            if fresh:  # a reset that failed (say, an unknown task) leaves no half-made session
+                with contextlib.suppress(KeyError):
+                    self.store.delete(session.id)
+            raise
+        return session, obs, info
+
+    def step(
+        self, session_id: str, action: Any, *, review: bool = False
+    ) -> tuple[Observation, float, bool, bool, dict[str, Any]]:
+        act = parse_action(action)
+        if review and not act.review:
+            act = act.model_copy(update={"review": True})
+        with self.store.using(session_id) as held:
+            return self.timed("step", lambda: held.env.step(act))
+
+    def benchmark(self) -> dict[str, Any]:
+        """Live latency of this server's engine, and the latest bench run's summary if known."""
+        report: dict[str, Any] = {
+            "uptime_s": round(time.time() - self.started, 1),
+            "sessions": len(self.store),
+            "latency": {name: lat.summary() for name, lat in self.latency.items()},
+            "latest_run": None,
+        }
+        if self.config.runs:
+            report["latest_run"] = latest_run_summary(Path(self.config.runs))
+        return report
+
+
+def latest_run_summary(runs: Path) -> dict[str, Any] | None:
+    """The summary.json of the most recent run folder under ``runs`` (None if there is none)."""
+    if not runs.is_dir():
+        return None
+    candidates = sorted(
+        (p for p in runs.glob("*/summary.json") if p.is_file()), key=lambda p: p.stat().st_mtime
+    )
+    if not candidates:
+        return None
+    try:
+        summary = json.loads(candidates[-1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return {"run": candidates[-1].parent.name, "summary": summary}
+
+
+__all__ = ["Action", "Latency", "ServerConfig", "ServerCore", "step_payload"]
