@@ -17,6 +17,7 @@ class the agent can act on, never a crash or a hang.
 
 from __future__ import annotations
 
+import contextvars
 import sqlite3
 import threading
 import time
@@ -80,10 +81,22 @@ _WRITE_ACTIONS = {
 _ALWAYS_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
 
+#: A lower VM-instruction budget for statements run where waiting is costly (a server's event
+#: loop): a statement that needs more raises :class:`Escalate` instead of running on, and the
+#: caller runs it again where it may take its full budget. Unset (None) everywhere else.
+INLINE_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar(
+    "sqldebug_inline_budget", default=None
+)
+
+
+class Escalate(Exception):
+    """The statement outgrew :data:`INLINE_BUDGET`; run the whole action again off the loop."""
+
+
 class _Guard:
     """Per-connection sandbox state: what may be written, and the current statement's budget."""
 
-    __slots__ = ("deadline", "denied", "limits", "ticks_left", "writable")
+    __slots__ = ("capped", "deadline", "denied", "limits", "ticks_left", "writable")
 
     def __init__(self, limits: Limits, writable: frozenset[str]) -> None:
         self.limits = limits
@@ -91,9 +104,16 @@ class _Guard:
         self.ticks_left = 0
         self.deadline = 0.0
         self.denied: str | None = None
+        self.capped = False
 
     def arm(self) -> None:
-        self.ticks_left = self.limits.vm_steps // self.limits.tick
+        budget = self.limits.vm_steps
+        inline = INLINE_BUDGET.get()
+        if inline is not None and inline < budget:
+            budget, self.capped = inline, True
+        else:
+            self.capped = False
+        self.ticks_left = max(1, budget // self.limits.tick)
         self.deadline = time.monotonic() + self.limits.deadline_s
         self.denied = None
 
@@ -208,6 +228,8 @@ class Sandbox:
             cursor = self.conn.execute(sql)
             rows = cursor.fetchmany(cap + 1)
         except sqlite3.Error as exc:
+            if self.guard.capped and self.guard.ticks_left <= 0:
+                raise Escalate from None
             raise _classify(exc, self.guard) from None
         except OverflowError as exc:  # e.g. an integer result beyond 64 bits in a parameter
             raise QueryError("runtime", str(exc)) from None

@@ -178,7 +178,9 @@ class SQLDebugEnv:
             state = "solved" if self.solved else "out of steps"
             raise EpisodeError(f"the episode is over ({state}); call reset() to start another")
         act = parse_action(action)
-        self.step_count += 1
+        # Nothing below changes the episode until every statement has run, so a step that
+        # raises (say, database.Escalate) can be run again from scratch.
+        step_no = self.step_count + 1
         findings: list[Finding] = []
         outcome: Outcome | None = None
         error: QueryError | None = None
@@ -243,6 +245,7 @@ class SQLDebugEnv:
             repeated=repeated,
             unsafe=unsafe,
         )
+        self.step_count = step_no
         if outcome is not None:
             self.best = self.best.best(outcome.score)
             self.solved = outcome.correct

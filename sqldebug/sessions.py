@@ -42,6 +42,10 @@ class UnknownSessionError(SQLDebugError, KeyError):
         return str(self.args[0])
 
 
+class SessionBusy(Exception):
+    """The session is in use by another request (only raised by ``using(..., wait=False)``)."""
+
+
 class BadSessionIdError(SQLDebugError, ValueError):
     """A client-chosen session id is not acceptable."""
 
@@ -89,14 +93,14 @@ class SessionStore:
 
     def create(self, session_id: str | None = None) -> Session:
         """A new session (with a fresh environment); ``session_id`` may be chosen by the client."""
-        if session_id is not None and not _ID.fullmatch(session_id):
-            raise BadSessionIdError(
-                "a session id is 1-128 letters, digits, '_', '.', ':' or '-', "
-                "starting with a letter or digit"
-            )
         with self._lock:
             if session_id is not None and session_id in self._sessions:
                 return self._sessions[session_id]
+            if session_id is not None and not _ID.fullmatch(session_id):
+                raise BadSessionIdError(
+                    "a session id is 1-128 letters, digits, '_', '.', ':' or '-', "
+                    "starting with a letter or digit"
+                )
             if len(self._sessions) >= self.capacity:
                 self._reap_locked()
             if len(self._sessions) >= self.capacity:
@@ -105,7 +109,7 @@ class SessionStore:
                     f"with DELETE /session, or retry after idle ones expire "
                     f"({self.ttl:g} s without a request)"
                 )
-            sid = session_id or secrets.token_urlsafe(12)
+            sid = session_id or secrets.token_hex(12)
             now = self.clock()
             session = Session(sid, self.factory(), created=now, last_used=now)
             self._sessions[sid] = session
@@ -122,16 +126,24 @@ class SessionStore:
             return session
 
     @contextlib.contextmanager
-    def using(self, session_id: str) -> Iterator[Session]:
-        """Hold session ``session_id`` for one request: its lock, and safety from the reaper."""
+    def using(self, session_id: str, *, wait: bool = True) -> Iterator[Session]:
+        """Hold session ``session_id`` for one request: its lock, and safety from the reaper.
+
+        With ``wait=False`` a session whose lock is held raises :class:`SessionBusy` at once
+        (an event loop must not wait on a thread).
+        """
         with self._lock:
             session = self._sessions.get(session_id)
             if session is None:
                 raise UnknownSessionError(session_id)
             session.busy += 1
         try:
-            with session.lock:
+            if not session.lock.acquire(blocking=wait):
+                raise SessionBusy(session_id)
+            try:
                 yield session
+            finally:
+                session.lock.release()
         finally:
             with self._lock:
                 session.busy -= 1

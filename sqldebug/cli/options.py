@@ -53,3 +53,14 @@ Session = Annotated[
     str,
     typer.Option("--session", "-s", help="Name of the local episode.", callback=_check_session),
 ]
+
+
+Server = Annotated[
+    str | None,
+    typer.Option(
+        "--server",
+        help="Play against a running `sqldebug serve` at this URL instead of locally.",
+        envvar="SQLDEBUG_SERVER",
+        show_envvar=False,
+    ),
+]

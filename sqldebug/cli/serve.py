@@ -68,6 +68,14 @@ def serve(
         err.print(f"[yellow]warning:[/] listening on {host}: reachable from other machines")
     err.print(f"sqldebug serving on http://{host}:{bound} (Ctrl-C to stop)", highlight=False)
     server = uvicorn.Server(
-        uvicorn.Config(app, log_level=log_level, access_log=False, ws_max_size=max_body)
+        uvicorn.Config(
+            app,
+            log_level=log_level,
+            access_log=False,
+            ws_max_size=max_body,
+            # compressing every ~10 KB observation cost a third of a step's CPU on loopback,
+            # where bytes are free; trainers talk to a local server
+            ws_per_message_deflate=False,
+        )
     )
     server.run(sockets=[sock])

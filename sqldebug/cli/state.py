@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
-from sqldebug.cli.options import Json, Session
+from sqldebug.cli.options import Json, Server, Session
 from sqldebug.cli.output import emit_json, guarded, out
 
 
 @guarded
-def state(session: Session = "default", json: Json = False) -> None:
-    """Show the history of the local episode: each action, its reward, and the return."""
-    from sqldebug.episodes import EpisodeStore
+def state(session: Session = "default", server: Server = None, json: Json = False) -> None:
+    """Show the history of the episode: each action, its reward, and the return."""
+    if server is not None:
+        from sqldebug.client import RemoteEpisodes
 
-    st = EpisodeStore().open(session).state()
+        st = RemoteEpisodes(server).state(session)
+    else:
+        from sqldebug.episodes import EpisodeStore
+
+        st = EpisodeStore().open(session).state()
     if json:
         emit_json({"session": session, **st.model_dump(mode="json")})
         return

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from sqldebug.cli.exit_codes import ExitCode
-from sqldebug.cli.options import Json, Session
+from sqldebug.cli.options import Json, Server, Session
 from sqldebug.cli.output import emit_json, fail, guarded, out
 
 
@@ -54,6 +54,7 @@ def step(
         bool, typer.Option("--review", help="Review the SQL first; blocked SQL is not run.")
     ] = False,
     session: Session = "default",
+    server: Server = None,
     json: Json = False,
 ) -> None:
     """Submit a fix (the default), probe, inspect or reset the query: one action.
@@ -96,9 +97,18 @@ def step(
         if not text.strip():
             raise fail("the SQL is empty", ExitCode.USAGE)
         action = Action(type="probe" if probe else "submit", sql=text, review=review)
-    from sqldebug.episodes import EpisodeStore
+    if server is not None:
+        from sqldebug.client import RemoteEpisodes
 
-    env, (obs, reward, terminated, truncated, info) = EpisodeStore().step(session, action)
+        remote = RemoteEpisodes(server)
+        obs, reward, done, info = remote.step(session, action)
+        terminated, truncated = obs.solved, done and not obs.solved
+        total = remote.state(session).total_reward if not json else 0.0
+    else:
+        from sqldebug.episodes import EpisodeStore
+
+        env, (obs, reward, terminated, truncated, info) = EpisodeStore().step(session, action)
+        total = env.total_reward
     if json:
         emit_json(
             {
@@ -114,7 +124,7 @@ def step(
     else:
         from sqldebug.cli import render
 
-        out.print(render.step(obs, env.total_reward))
+        out.print(render.step(obs, total))
     if terminated:
         raise typer.Exit(int(ExitCode.SOLVED))
     if truncated:

@@ -225,7 +225,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             session, obs, info = core.reset(x_session_id, req.task_id, req.seed, req.options)
             return session.id, step_payload(obs, None, False, info, session_id=session.id)
 
-        sid, payload = await core.run(work)
+        sid, payload = await core.run_fast(work)
         return Response(payload, media_type="application/json", headers={"X-Session-Id": sid})
 
     async def _step(session_id: str | None, body: StepRequest, review: bool) -> Response:
@@ -243,7 +243,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             )
             return step_payload(obs, reward, terminated or truncated, info, session_id=session_id)
 
-        return Response(await core.run(work), media_type="application/json")
+        return Response(await core.run_fast(work), media_type="application/json")
 
     @app.post("/step", tags=["seed"], response_model=None, responses={200: {"model": StepResponse}})
     async def step(body: StepRequest, x_session_id: SessionHeader = None) -> Response:
@@ -267,10 +267,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             return _error(400, "missing_session", "the X-Session-Id header is required")
 
         def work() -> EpisodeState:
-            with core.store.using(x_session_id) as held:
+            with core.hold(x_session_id) as held:
                 return held.env.state()
 
-        return await core.run(work)
+        return await core.run_fast(work)
 
     @app.delete("/session", tags=["seed"])
     async def end_session(x_session_id: SessionHeader = None) -> dict[str, Any]:

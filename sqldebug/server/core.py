@@ -19,10 +19,11 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqldebug.actions import parse_action
+from sqldebug.database import INLINE_BUDGET, Escalate
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.models import Action, Observation
 from sqldebug.runtime import Runtime, get_runtime
-from sqldebug.sessions import Session, SessionStore
+from sqldebug.sessions import Session, SessionBusy, SessionStore
 
 T = TypeVar("T")
 
@@ -38,6 +39,7 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     runs: str | None = None  # a bench runs folder, for /benchmark
     warm: bool = True  # build every instance at start-up
+    inline_budget: int = 200_000  # VM instructions a statement may use on the event loop (0: none)
     env: EnvConfig = field(default_factory=EnvConfig)
 
 
@@ -71,7 +73,9 @@ def step_payload(
     The observation is serialised by pydantic (in Rust) and spliced in, so the hot path never
     round-trips it through Python dicts.
     """
-    head = json.dumps({"reward": reward, "done": done, "info": info, **extra})
+    head = json.dumps(
+        {"reward": reward, "done": done, "info": info, **extra}, separators=(",", ":")
+    )
     return b'{"observation":' + obs.model_dump_json().encode() + b"," + head[1:].encode()
 
 
@@ -92,6 +96,7 @@ class ServerCore:
         )
         self.latency = {name: Latency() for name in ("health", "reset", "step")}
         self.started = time.time()
+        self.escalated = 0
         self._warm_lock = threading.Lock()
 
     def _new_env(self) -> SQLDebugEnv:
@@ -105,6 +110,27 @@ class ServerCore:
         """Run engine work on a worker thread: the event loop keeps serving meanwhile."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
+    async def run_fast(self, fn: Callable[[], T]) -> T:
+        """Run engine work right here on the event loop if it is quick, else on a worker thread.
+
+        Most steps take a fraction of a millisecond; handing each to a thread costs more than the
+        work (thread hops, and the GIL changing hands at every row SQLite returns). So ``fn``
+        first runs inline under a small VM-instruction budget (``inline_budget``, ~1-2 ms of
+        SQLite work per statement); a statement that needs more raises ``Escalate`` and the whole
+        action runs again on a worker thread with the full budget. A session busy on a worker
+        thread also sends the request there, to wait its turn without blocking the loop. The
+        event loop is therefore never held for longer than one capped statement.
+        """
+        if self.config.inline_budget > 0:
+            token = INLINE_BUDGET.set(self.config.inline_budget)
+            try:
+                return fn()
+            except (Escalate, SessionBusy):
+                self.escalated += 1
+            finally:
+                INLINE_BUDGET.reset(token)
+        return await self.run(fn)
+
     def timed(self, op: str, fn: Callable[[], T]) -> T:
         t0 = time.perf_counter()
         try:
@@ -112,7 +138,12 @@ class ServerCore:
         finally:
             self.latency[op].add(time.perf_counter() - t0)
 
-    # -- operations (called on worker threads) -----------------------------------------------
+    # -- operations (run through run_fast: inline on the loop, or on a worker thread) ---------
+
+    def hold(self, session_id: str) -> contextlib.AbstractContextManager[Session]:
+        """A session for one request: waits for its lock on a worker thread, never on the loop
+        (there a busy session raises SessionBusy and the request moves to a thread)."""
+        return self.store.using(session_id, wait=INLINE_BUDGET.get() is None)
 
     def reset(
         self,
@@ -127,7 +158,7 @@ class ServerCore:
         if task_id is not None:
             opts["task_id"] = task_id
         try:
-            with self.store.using(session.id) as held:
+            with self.hold(session.id) as held:
                 obs, info = self.timed("reset", lambda: held.env.reset(seed=seed, options=opts))
         except Exception:
             if fresh:  # a reset that failed (say, an unknown task) leaves no half-made session
@@ -142,7 +173,7 @@ class ServerCore:
         act = parse_action(action)
         if review and not act.review:
             act = act.model_copy(update={"review": True})
-        with self.store.using(session_id) as held:
+        with self.hold(session_id) as held:
             return self.timed("step", lambda: held.env.step(act))
 
     def benchmark(self) -> dict[str, Any]:
@@ -150,6 +181,7 @@ class ServerCore:
         report: dict[str, Any] = {
             "uptime_s": round(time.time() - self.started, 1),
             "sessions": len(self.store),
+            "escalated_to_threads": self.escalated,
             "latency": {name: lat.summary() for name, lat in self.latency.items()},
             "latest_run": None,
         }

@@ -39,14 +39,10 @@ def observation_frame(
     obs: Observation, reward: float | None, done: bool, info: dict[str, Any]
 ) -> str:
     """The OpenEnv observation reply, as text (info rides inside the observation)."""
-    body = obs.model_dump_json()[:-1] + ',"metadata":' + json.dumps(info) + "}"
-    return (
-        '{"type":"observation","data":{"observation":'
-        + body
-        + ","
-        + json.dumps({"reward": reward, "done": done})[1:]
-        + "}"
-    )
+    compact = (",", ":")
+    body = obs.model_dump_json()[:-1] + ',"metadata":' + json.dumps(info, separators=compact) + "}"
+    tail = json.dumps({"reward": reward, "done": done}, separators=compact)
+    return '{"type":"observation","data":{"observation":' + body + "," + tail[1:] + "}"
 
 
 def state_data(state: EpisodeState) -> dict[str, Any]:
@@ -54,7 +50,8 @@ def state_data(state: EpisodeState) -> dict[str, Any]:
 
 
 def _error(message: str, code: str, **extra: Any) -> str:
-    return json.dumps({"type": "error", "data": {"message": message, "code": code, **extra}})
+    data = {"message": message, "code": code, **extra}
+    return json.dumps({"type": "error", "data": data}, separators=(",", ":"))
 
 
 def _unwrap(data: Any) -> Any:
@@ -126,7 +123,7 @@ def add_openenv_routes(app: FastAPI, core: ServerCore) -> None:
                 ),
             )
         try:
-            result = await core.run(lambda: _call_tool(core, name, args))
+            result = await core.run_fast(lambda: _call_tool(core, name, args))
         except SQLDebugError as exc:
             return _rpc(rid, error=(-32000, str(exc)))
         return _rpc(rid, result=result)
@@ -193,7 +190,7 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
                 _, obs, info = core.reset(session_id, kwargs.get("task_id"), seed, options)
                 return observation_frame(obs, None, False, info)
 
-            return await core.run(reset)
+            return await core.run_fast(reset)
         if kind == "step":
             if data is None:
                 return _error(
@@ -204,14 +201,14 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
                 obs, reward, term, trunc, info = core.step(session_id, _unwrap(data))
                 return observation_frame(obs, reward, term or trunc, info)
 
-            return await core.run(step)
+            return await core.run_fast(step)
         if kind == "state":
 
             def state() -> str:
-                with core.store.using(session_id) as held:
+                with core.hold(session_id) as held:
                     return json.dumps({"type": "state", "data": state_data(held.env.state())})
 
-            return await core.run(state)
+            return await core.run_fast(state)
         return _error(f"Unknown message type: {kind}", "UNKNOWN_TYPE")
     except ActionError as exc:
         return _error(f"Invalid message: {exc}", "VALIDATION_ERROR", errors=[])
@@ -311,5 +308,5 @@ def _call_tool(core: ServerCore, name: str, args: dict[str, Any]) -> Any:
             "done": term or trunc,
             "info": info,
         }
-    with core.store.using(session_id) as held:
+    with core.hold(session_id) as held:
         return held.env.state().model_dump(mode="json")
