@@ -16,7 +16,6 @@ from sqldebug.episodes import check_name, home_dir
 from sqldebug.errors import (
     ActionError,
     EpisodeError,
-    NoSessionError,
     SQLDebugError,
     UnknownTaskError,
 )
