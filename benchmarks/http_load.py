@@ -241,8 +241,9 @@ def main() -> int:
         )
         try:
             print(
-                f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, {args.sessions} sessions, "
-                f"{args.seconds:g} s per run, step response {size:,} bytes"
+                f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+                f"{args.sessions} sessions, {args.seconds:g} s per run, "
+                f"step response {size:,} bytes"
             )
             results = {}
             for target, port in (("bare", bare_port), ("sqldebug", sq_port)):
