@@ -201,6 +201,8 @@ class Catalog:
         return cat
 
     def get(self, task_id: str) -> Task:
+        if not isinstance(task_id, str):
+            raise UnknownTaskError(repr(task_id))
         try:
             return self.tasks[task_id]
         except KeyError:

@@ -17,7 +17,7 @@ from typing import Any
 from sqldebug import prompt
 from sqldebug.actions import parse_action
 from sqldebug.database import Instance, Limits, QueryError, Result, check_text
-from sqldebug.errors import EpisodeError, SQLDebugError
+from sqldebug.errors import EpisodeError, OptionError, SQLDebugError
 from sqldebug.grading import Grader, Outcome
 from sqldebug.models import (
     Action,
@@ -52,14 +52,14 @@ class EnvConfig:
         known = {f.name for f in fields(cls)}
         unknown = sorted(set(config) - known)
         if unknown:
-            raise SQLDebugError(f"unknown option(s) {unknown}; known: {sorted(known)}")
+            raise OptionError(f"unknown option(s) {unknown}; known: {sorted(known)}")
         if isinstance(config.get("weights"), dict):
             config["weights"] = RewardWeights.from_mapping(config["weights"])
         if isinstance(config.get("limits"), dict):
             config["limits"] = replace(Limits(), **config["limits"])
         built = cls(**config)
         if built.k < 1 or built.pool_size < built.k:
-            raise SQLDebugError("need 1 <= k <= pool_size")
+            raise OptionError("need 1 <= k <= pool_size")
         return built
 
 
@@ -119,12 +119,18 @@ class SQLDebugEnv:
     ) -> tuple[Observation, dict[str, Any]]:
         options = dict(options or {})
         task_id = options.pop("task_id", None)
-        perturb = bool(options.pop("perturb_visible", False))
+        perturb = options.pop("perturb_visible", False)
         if options:
-            raise SQLDebugError(
+            raise OptionError(
                 f"unknown reset option(s) {sorted(options)}; known: ['perturb_visible', 'task_id']"
             )
-        self.seed = int(seed) if seed is not None else secrets.randbelow(2**31)
+        if task_id is not None and not isinstance(task_id, str):
+            raise OptionError(f"task_id must be a string, not {type(task_id).__name__}")
+        if not isinstance(perturb, bool):
+            raise OptionError("perturb_visible must be true or false")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
+            raise OptionError(f"seed must be an integer, not {type(seed).__name__}")
+        self.seed = seed if seed is not None else secrets.randbelow(2**31)
         if task_id is not None:
             task = self.runtime.catalog.get(task_id)
         elif len(self.tasks) == 1:
@@ -276,9 +282,10 @@ class SQLDebugEnv:
         return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
 
     def state(self) -> EpisodeState:
+        task = self.task  # before any reset: EpisodeError, not AttributeError
         return EpisodeState(
             episode_id=self.episode_id,
-            task_id=self.task.id,
+            task_id=task.id,
             seed=self.seed,
             step=self.step_count,
             max_steps=self.max_steps,

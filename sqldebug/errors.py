@@ -66,5 +66,9 @@ class SessionFileError(EpisodeError):
     """A saved episode cannot be read back (corrupt, another version's, or its task changed)."""
 
 
+class OptionError(SQLDebugError, ValueError):
+    """An option or a configuration value is not acceptable (unknown, or of the wrong type)."""
+
+
 class ActionError(SQLDebugError, ValueError):
     """An action could not be understood."""

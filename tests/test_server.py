@@ -210,7 +210,7 @@ def test_reset_malformed_body_is_422_naming_the_field(
 
 def test_reset_unknown_option_is_a_client_error(client: Client) -> None:
     response = client.post("/reset", json={"task_id": TASK, "options": {"bogus": True}})
-    assert "unknown reset option" in error_of(response, 400, "invalid_request")
+    assert "unknown reset option" in error_of(response, 422, "invalid_option")
 
 
 def test_reset_option_of_the_wrong_type_is_a_client_error(client: Client) -> None:

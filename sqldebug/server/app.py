@@ -27,6 +27,7 @@ from sqldebug import __version__
 from sqldebug.errors import (
     ActionError,
     EpisodeError,
+    OptionError,
     SQLDebugError,
     TaskFileError,
     UnknownTaskError,
@@ -74,7 +75,11 @@ class StepResponse(BaseModel):
 
 
 class BodyLimit:
-    """Refuse request bodies over ``limit`` bytes with 413, before they are read whole."""
+    """Refuse request bodies over ``limit`` bytes with 413, before the app sees any of it.
+
+    The declared ``Content-Length`` is checked first; a body without one (chunked) is read here,
+    up to the limit, and handed to the app whole.
+    """
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -85,28 +90,36 @@ class BodyLimit:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await _too_large(self.limit, send)
+        if declared is not None:
+            if declared.isdigit() and int(declared) > self.limit:
+                await _too_large(self.limit, send)
+                return
+            await self.app(scope, receive, send)  # the server enforces the declared length
             return
-        seen = 0
-
-        async def counted() -> Message:
-            nonlocal seen
+        chunks: list[bytes] = []
+        size = 0
+        while True:
             message = await receive()
-            if message["type"] == "http.request":
-                seen += len(message.get("body", b""))
-                if seen > self.limit:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                break  # the client went away: let the app see the disconnect
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.limit:
+                await _too_large(self.limit, send)
+                return
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
 
-        try:
-            await self.app(scope, counted, send)
-        except _BodyTooLarge:
-            await _too_large(self.limit, send)
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
 
-
-class _BodyTooLarge(Exception):
-    pass
+        await self.app(scope, replay, send)
 
 
 async def _too_large(limit: int, send: Send) -> None:
@@ -137,6 +150,7 @@ def error_status(exc: Exception) -> tuple[int, str]:
         (StoreFullError, 429, "capacity"),
         (EpisodeError, 409, "episode"),
         (ActionError, 422, "invalid_action"),
+        (OptionError, 422, "invalid_option"),
         (BadSessionIdError, 422, "invalid_session_id"),
         (TaskFileError, 500, "task_files"),
     ]
@@ -153,6 +167,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        core.start()
         if config.warm:
             await core.run(core.warm)
         reaper = asyncio.create_task(_reap_forever(core))
@@ -160,7 +175,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             yield
         finally:
             reaper.cancel()
-            core.executor.shutdown(wait=False, cancel_futures=True)
+            core.stop()
 
     app = FastAPI(
         title="sqldebug",

@@ -91,9 +91,7 @@ class ServerCore:
         self.store = SessionStore(
             self._new_env, capacity=config.max_sessions, ttl=config.session_ttl
         )
-        self.executor = ThreadPoolExecutor(
-            max_workers=config.threads, thread_name_prefix="sqldebug-step"
-        )
+        self.executor: ThreadPoolExecutor | None = None
         self.latency = {name: Latency() for name in ("health", "reset", "step")}
         self.started = time.time()
         self.escalated = 0
@@ -106,8 +104,21 @@ class ServerCore:
         with self._warm_lock:
             self.runtime.warm()
 
+    def start(self) -> None:
+        """Start the worker threads (the app's lifespan calls this; it may run more than once)."""
+        if self.executor is None:
+            self.executor = ThreadPoolExecutor(
+                max_workers=self.config.threads, thread_name_prefix="sqldebug-step"
+            )
+
+    def stop(self) -> None:
+        executor, self.executor = self.executor, None
+        if executor is not None:
+            executor.shutdown(wait=False, cancel_futures=True)
+
     async def run(self, fn: Callable[[], T]) -> T:
         """Run engine work on a worker thread: the event loop keeps serving meanwhile."""
+        self.start()
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
     async def run_fast(self, fn: Callable[[], T]) -> T:

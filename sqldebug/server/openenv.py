@@ -18,16 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 from typing import Any
 
 from fastapi import FastAPI, Request, WebSocket, WebSocketDisconnect
 from fastapi.responses import JSONResponse
 
 from sqldebug import __version__
-from sqldebug.errors import ActionError, SQLDebugError
+from sqldebug.errors import ActionError, OptionError, SQLDebugError
 from sqldebug.models import Action, EpisodeState, Observation
 from sqldebug.server.core import ServerCore
 from sqldebug.sessions import StoreFullError
+
+log = logging.getLogger("sqldebug.server")
 
 DESCRIPTION = (
     "Execution-grounded SQL debugging: fix a query that looks right but is wrong; graded on the "
@@ -124,8 +127,13 @@ def add_openenv_routes(app: FastAPI, core: ServerCore) -> None:
             )
         try:
             result = await core.run_fast(lambda: _call_tool(core, name, args))
+        except (OptionError, ActionError) as exc:
+            return _rpc(rid, error=(-32602, str(exc)))
         except SQLDebugError as exc:
             return _rpc(rid, error=(-32000, str(exc)))
+        except Exception as exc:  # a bug: still a JSON-RPC answer with HTTP 200, and a log line
+            log.exception("tools/call %s failed", name)
+            return _rpc(rid, error=(-32603, f"internal error ({type(exc).__name__})"))
         return _rpc(rid, result=result)
 
     @app.websocket("/ws")
@@ -180,10 +188,6 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
         if kind == "reset":
             kwargs = data if isinstance(data, dict) else {}
             seed = kwargs.get("seed")
-            if seed is not None and not isinstance(seed, int):
-                return _error(
-                    "Invalid message: seed must be an integer", "VALIDATION_ERROR", errors=[]
-                )
             options = kwargs.get("options") if isinstance(kwargs.get("options"), dict) else None
 
             def reset() -> str:
@@ -210,10 +214,15 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
 
             return await core.run_fast(state)
         return _error(f"Unknown message type: {kind}", "UNKNOWN_TYPE")
-    except ActionError as exc:
+    except (ActionError, OptionError) as exc:
         return _error(f"Invalid message: {exc}", "VALIDATION_ERROR", errors=[])
     except SQLDebugError as exc:
         return _error(str(exc), "EXECUTION_ERROR")
+    except Exception as exc:  # a bug: answer it and keep the connection, log the traceback
+        log.exception("WebSocket %s failed", kind)
+        return _error(
+            f"internal error ({type(exc).__name__}); see the server log", "EXECUTION_ERROR"
+        )
 
 
 def _rpc(rid: Any, *, result: Any = None, error: tuple[int, str] | None = None) -> JSONResponse:
