@@ -293,3 +293,50 @@ def test_server_keeps_answering_under_hostile_sql(server: Live, tmp_path: Path) 
     }
     (tmp_path / "health_during_attack.json").write_text(json.dumps(report), encoding="utf-8")
     print(f"\n/health during the attack: {report}")
+
+
+# -- the command line against a running server (`--server URL`) ------------------------------------
+
+
+def test_cli_plays_against_the_server(server: Live) -> None:
+    from typer.testing import CliRunner
+
+    from sqldebug.cli import app
+    from sqldebug.cli.exit_codes import ExitCode
+
+    runner = CliRunner()
+
+    def cli(*args: str) -> Any:
+        return runner.invoke(app, [*args, "--server", server.url])
+
+    reset = cli("reset", "--task", TASK, "--seed", "4", "--json")
+    assert reset.exit_code == 0, reset.stderr
+    assert json.loads(reset.stdout)["observation"]["task_id"] == TASK
+    wrong = cli("step", "SELECT 1")
+    assert wrong.exit_code == ExitCode.OK and "7 steps left" in wrong.stdout
+    assert "Return so far -0.010" in wrong.stdout
+    right = cli("step", SOLUTION, "--json")
+    assert right.exit_code == ExitCode.SOLVED and json.loads(right.stdout)["observation"]["solved"]
+    state = json.loads(cli("state", "--json").stdout)
+    assert state["solved"] and [h["action"]["type"] for h in state["history"]] == ["submit"] * 2
+    over = cli("step", "SELECT 1")
+    assert over.exit_code == ExitCode.EPISODE and "over" in over.stderr
+    missing = cli("step", "SELECT 1", "--session", "elsewhere")
+    assert missing.exit_code == ExitCode.EPISODE and "--server" in missing.stderr
+    unknown = cli("reset", "--task", "shop/nope")
+    assert unknown.exit_code == ExitCode.TASKS and "unknown task" in unknown.stderr
+    drawn = cli("reset", "--random", "--dataset", "hr", "--seed", "2", "--json")
+    assert json.loads(drawn.stdout)["observation"]["task_id"].startswith("hr/")
+
+
+def test_cli_says_when_the_server_is_unreachable() -> None:
+    from typer.testing import CliRunner
+
+    from sqldebug.cli import app
+    from sqldebug.cli.exit_codes import ExitCode
+
+    result = CliRunner().invoke(
+        app, ["reset", "--task", TASK, "--server", f"http://127.0.0.1:{free_port()}"]
+    )
+    assert result.exit_code == ExitCode.FAILURE
+    assert "cannot reach the server" in result.stderr and "Traceback" not in result.stderr
