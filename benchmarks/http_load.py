@@ -202,6 +202,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--warmup", type=float, default=2.0)
     parser.add_argument("--threads", type=int, default=4, help="sqldebug serve --threads")
+    parser.add_argument("--workers", type=int, default=1, help="sqldebug serve --workers")
     args = parser.parse_args()
     exe = str(Path(sys.executable).parent / "sqldebug")
     sq_port, bare_port = free_port(), free_port()
@@ -215,6 +216,8 @@ def main() -> int:
             str(args.threads),
             "--max-sessions",
             "100000",
+            "--workers",
+            str(args.workers),
         ],
         sq_port,
     )
@@ -241,7 +244,8 @@ def main() -> int:
         )
         try:
             print(
-                f"{os.cpu_count()} cores, Python {sys.version.split()[0]}, "
+                f"{os.cpu_count()} cores, sqldebug --workers {args.workers}, "
+                f"Python {sys.version.split()[0]}, "
                 f"{args.sessions} sessions, {args.seconds:g} s per run, "
                 f"step response {size:,} bytes"
             )

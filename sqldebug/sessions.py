@@ -73,6 +73,7 @@ class SessionStore:
         capacity: int = 1024,
         ttl: float = 600.0,
         clock: Callable[[], float] = time.monotonic,
+        new_id: Callable[[], str] | None = None,
     ) -> None:
         if capacity < 1 or ttl <= 0:
             raise ValueError("a session store needs capacity >= 1 and ttl > 0")
@@ -80,6 +81,7 @@ class SessionStore:
         self.capacity = capacity
         self.ttl = ttl
         self.clock = clock
+        self.new_id = new_id or (lambda: secrets.token_hex(12))
         self._sessions: dict[str, Session] = {}
         self._lock = threading.Lock()
         self.created_total = 0
@@ -109,7 +111,7 @@ class SessionStore:
                     f"with DELETE /session, or retry after idle ones expire "
                     f"({self.ttl:g} s without a request)"
                 )
-            sid = session_id or secrets.token_hex(12)
+            sid = session_id or self.new_id()
             now = self.clock()
             session = Session(sid, self.factory(), created=now, last_used=now)
             self._sessions[sid] = session

@@ -7,6 +7,7 @@ answering while some sessions send it the most hostile SQL we know.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import subprocess
@@ -78,11 +79,12 @@ def poll(check: Callable[[], T | None], what: str, timeout: float) -> T:
         time.sleep(0.05)
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
+@contextlib.contextmanager
+def running(tmp: Path, *extra: str) -> Iterator[Live]:
+    """`sqldebug serve` on a free port, healthy, stopped afterwards."""
+    log = tmp / "serve.log"
     live = Live(free_port(), log)
-    args = [str(EXE), "serve", "--port", str(live.port), "--max-sessions", "200"]
+    args = [str(EXE), "serve", "--port", str(live.port), "--max-sessions", "200", *extra]
     with log.open("wb") as out:
         proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
     try:
@@ -103,6 +105,12 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(timeout=15)
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    with running(tmp_path_factory.mktemp("serve")) as live:
+        yield live
 
 
 def ok(response: httpx.Response) -> dict[str, Any]:
@@ -340,3 +348,60 @@ def test_cli_says_when_the_server_is_unreachable() -> None:
     )
     assert result.exit_code == ExitCode.FAILURE
     assert "cannot reach the server" in result.stderr and "Traceback" not in result.stderr
+
+
+# -- several worker processes (`--workers 2`) ----------------------------------------------------
+
+
+def test_workers_serve_every_session_from_its_owner(tmp_path: Path) -> None:
+    import zlib
+
+    with running(tmp_path, "--workers", "2") as live:
+        # a new connection for every request: the kernel spreads them over both workers, and a
+        # request that lands on the other worker must be forwarded to the session's owner
+        def call(method: str, path: str, sid: str | None = None, **kw: Any) -> dict[str, Any]:
+            headers = {"X-Session-Id": sid} if sid else {}
+            return ok(
+                httpx.request(method, live.url + path, headers=headers, timeout=TIMEOUT, **kw)
+            )
+
+        sessions = [
+            call("POST", "/reset", json={"task_id": TASK, "seed": i})["session_id"]
+            for i in range(16)
+        ]
+        sessions += [
+            call("POST", "/reset", f"client-{i}", json={"task_id": TASK})["session_id"]
+            for i in range(8)
+        ]
+        assert {zlib.crc32(s.encode()) % 2 for s in sessions[:16]} == {
+            0,
+            1,
+        }  # both workers made some
+        for n in range(3):
+            for i, sid in enumerate(sessions):
+                body = call("POST", "/step", sid, json={"action": f"SELECT {i} AS s, {n} AS n"})
+                assert body["session_id"] == sid
+                assert body["observation"]["result"]["rows"] == [[i, n]]
+        for i, sid in enumerate(sessions):
+            history = call("GET", "/state", sid)["history"]
+            assert [h["action"]["sql"] for h in history] == [
+                f"SELECT {i} AS s, {n} AS n" for n in range(3)
+            ]
+        mcp = call(
+            "POST",
+            "/mcp",
+            json={
+                "jsonrpc": "2.0",
+                "id": 1,
+                "method": "tools/call",
+                "params": {"name": "state", "arguments": {"session_id": sessions[3]}},
+            },
+        )
+        assert mcp["result"]["step"] == 3
+        from websockets.sync.client import connect
+
+        with connect(live.url.replace("http", "ws") + "/ws") as ws:
+            ws.send(json.dumps({"type": "reset", "data": {"task_id": TASK, "seed": 1}}))
+            assert json.loads(ws.recv())["type"] == "observation"
+            ws.send(json.dumps({"type": "step", "data": SOLUTION}))
+            assert json.loads(ws.recv())["data"]["done"] is True

@@ -34,13 +34,16 @@ def serve(
         Path | None, typer.Option(help="Bench runs folder: /benchmark shows its latest summary.")
     ] = None,
     k: Annotated[int, typer.Option(min=1, help="Hidden instances per episode.")] = 4,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="Processes (one per core): sessions are sharded.")
+    ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
 ) -> None:
     """Serve episodes over HTTP (seed-compatible routes) and WebSocket (OpenEnv /ws)."""
-    import uvicorn
-
     from sqldebug.env import EnvConfig
-    from sqldebug.server import ServerConfig, create_app
+    from sqldebug.server.core import ServerConfig
+    from sqldebug.server.run import bind
+    from sqldebug.server.run import serve as run
 
     config = ServerConfig(
         tasks=str(tasks) if tasks else None,
@@ -51,31 +54,14 @@ def serve(
         runs=str(runs) if runs else None,
         env=EnvConfig.build(k=k),
     )
-    app = create_app(config)
-    import socket
-
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    try:
-        sock.bind((host, port))
-    except OSError as exc:
-        sock.close()
-        raise OSError(exc.errno, f"cannot listen on {host}:{port}: {exc.strerror}") from None
-    sock.listen(2048)
-    bound = sock.getsockname()[1]
+    sock = bind(host, port, shared=workers > 1)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: reachable from other machines")
-    err.print(f"sqldebug serving on http://{host}:{bound} (Ctrl-C to stop)", highlight=False)
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            log_level=log_level,
-            access_log=False,
-            ws_max_size=max_body,
-            # compressing every ~10 KB observation cost a third of a step's CPU on loopback,
-            # where bytes are free; trainers talk to a local server
-            ws_per_message_deflate=False,
-        )
+    shown = f"[{host}]" if ":" in host else host
+    err.print(
+        f"sqldebug serving on http://{shown}:{sock.getsockname()[1]}"
+        + (f" with {workers} workers" if workers > 1 else "")
+        + " (Ctrl-C to stop)",
+        highlight=False,
     )
-    server.run(sockets=[sock])
+    run(config, sock, workers=workers, log_level=log_level, on_exit=err.print)

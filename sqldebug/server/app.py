@@ -34,6 +34,7 @@ from sqldebug.errors import (
 )
 from sqldebug.models import EpisodeState, Observation
 from sqldebug.server.core import ServerConfig, ServerCore, step_payload
+from sqldebug.server.routing import SessionRouter
 from sqldebug.sessions import BadSessionIdError, StoreFullError, UnknownSessionError
 
 log = logging.getLogger("sqldebug.server")
@@ -303,6 +304,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     from sqldebug.server.openenv import add_openenv_routes
 
     add_openenv_routes(app, core)
+    app.add_middleware(SessionRouter, core=core)  # inner: sees bodies BodyLimit has passed
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     return app
 

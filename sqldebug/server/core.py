@@ -9,8 +9,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import secrets
 import threading
 import time
+import zlib
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -41,6 +43,8 @@ class ServerConfig:
     warm: bool = True  # build every instance at start-up
     inline_budget: int = 200_000  # VM instructions a statement may use on the event loop (0: none)
     env: EnvConfig = field(default_factory=EnvConfig)
+    worker: int = 0  # this process's index among --workers
+    peers: tuple[str, ...] = ()  # every worker's Unix socket, by index (empty: one process)
 
 
 class Latency:
@@ -89,13 +93,27 @@ class ServerCore:
         )
         self.tasks = list(self.runtime.catalog.tasks.values())
         self.store = SessionStore(
-            self._new_env, capacity=config.max_sessions, ttl=config.session_ttl
+            self._new_env,
+            capacity=config.max_sessions,
+            ttl=config.session_ttl,
+            new_id=self._new_session_id,
         )
         self.executor: ThreadPoolExecutor | None = None
         self.latency = {name: Latency() for name in ("health", "reset", "step")}
         self.started = time.time()
         self.escalated = 0
         self._warm_lock = threading.Lock()
+
+    def owner(self, session_id: str) -> int:
+        """The worker that owns a session id (always 0 with one process)."""
+        return owner_of(session_id, len(self.config.peers))
+
+    def _new_session_id(self) -> str:
+        """A fresh id that this worker owns, so requests for it are routed here."""
+        while True:
+            sid = secrets.token_hex(12)
+            if self.owner(sid) == self.config.worker:
+                return sid
 
     def _new_env(self) -> SQLDebugEnv:
         return SQLDebugEnv(self.runtime, self.tasks, self.config.env)
@@ -199,6 +217,11 @@ class ServerCore:
         if self.config.runs:
             report["latest_run"] = latest_run_summary(Path(self.config.runs))
         return report
+
+
+def owner_of(session_id: str, workers: int) -> int:
+    """Which of ``workers`` processes owns ``session_id``: a stable hash, the same everywhere."""
+    return zlib.crc32(session_id.encode()) % workers if workers > 1 else 0
 
 
 def latest_run_summary(runs: Path) -> dict[str, Any] | None:
