@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from sqldebug import __version__
-from sqldebug.cli import reset, serve, sessions, state, step, tasks
+from sqldebug.cli import bench, reset, serve, sessions, state, step, tasks
 
 app = typer.Typer(
     name="sqldebug",
@@ -24,6 +24,7 @@ app.command("reset")(reset.reset)
 app.command("step")(step.step)
 app.command("state")(state.state)
 app.command("serve")(serve.serve)
+app.command("bench")(bench.bench)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(tasks.app, name="tasks")
 
