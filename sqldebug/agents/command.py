@@ -92,6 +92,8 @@ class CommandAgent(BaseAgent):
     def reset(self, obs: Observation, info: dict[str, Any]) -> None:
         if self.proc is None:
             self._start()
+        elif self.proc.poll() is not None:  # it exited since the last episode: say so once
+            self._fail("exited between episodes", wait=0)
         self._send({"type": "reset", "observation": obs.model_dump(mode="json"), "info": info})
 
     def act(self, obs: Observation) -> Action | dict[str, Any] | str:
