@@ -29,14 +29,10 @@ from sqldebug.actions import parse_action
 from sqldebug.agents import Agent, AgentError, make_agent
 from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.env import EnvConfig, SQLDebugEnv
-from sqldebug.errors import SQLDebugError
+from sqldebug.errors import RunFolderError, SQLDebugError
 from sqldebug.runtime import get_runtime
 
 FORMAT = 1
-
-
-class RunFolderError(SQLDebugError):
-    """A run folder cannot be used: unreadable, or made by a different plan."""
 
 
 @dataclass

@@ -70,5 +70,13 @@ class OptionError(SQLDebugError, ValueError):
     """An option or a configuration value is not acceptable (unknown, or of the wrong type)."""
 
 
+class RunFolderError(SQLDebugError):
+    """A bench run folder cannot be used: missing, unreadable, or made by a different plan."""
+
+
+class MixedTaskSetsError(SQLDebugError):
+    """Runs over different task sets were to be compared."""
+
+
 class ActionError(SQLDebugError, ValueError):
     """An action could not be understood."""

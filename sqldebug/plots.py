@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqldebug.errors import SQLDebugError
+from sqldebug.errors import MixedTaskSetsError, RunFolderError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,25 +31,24 @@ FORMAT = 1
 SIZE_IN = (12.0, 7.0)
 DPI = 100
 DIFFICULTIES = ("easy", "medium", "hard")
-# Colour-blind-friendly (Okabe-Ito), then matplotlib's tab10 for long lists of runs.
-_PALETTE = (
-    "#0072B2",
-    "#E69F00",
-    "#009E73",
-    "#CC79A7",
-    "#56B4E9",
-    "#D55E00",
-    "#F0E442",
-    "#000000",
-)
+# Colour-blind-friendly (Okabe-Ito); tab10, then tab20, for longer lists of runs.
+_PALETTE = ("#0072B2", "#E69F00", "#009E73", "#CC79A7", "#56B4E9", "#D55E00", "#F0E442", "#000000")
 
 
-class RunFolderError(SQLDebugError):
-    """A bench run folder is missing, incomplete or corrupt; names the folder and the file."""
-
-
-class MixedTaskSetsError(SQLDebugError):
-    """Runs made on different task sets were compared without saying that this is intended."""
+# The house style, applied around each chart whatever the caller's own matplotlib settings are.
+# (matplotlib types rc keys as a Literal of their names; a plain dict literal would not check.)
+_STYLE: dict[Any, Any] = {
+    "font.size": 12,
+    "axes.titlesize": 12,
+    "axes.labelsize": 12,
+    "legend.fontsize": 12,
+    "xtick.labelsize": 11,
+    "ytick.labelsize": 11,
+    "legend.frameon": False,
+    "axes.grid": True,
+    "grid.alpha": 0.3,
+    "axes.axisbelow": True,
+}
 
 
 @dataclass(frozen=True)
@@ -85,9 +84,7 @@ def _read_json(path: Path) -> Any:
         raise RunFolderError(f"{path}: not UTF-8 text") from None
 
 
-def _need(
-    data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path | str
-) -> Any:
+def _need(data: dict[str, Any], key: str, kind: type | tuple[type, ...], where: Path | str) -> Any:
     value = data.get(key)
     if not isinstance(value, kind) or isinstance(value, bool):
         raise RunFolderError(f"{where}: {key!r} is missing or not a {_kind_name(kind)}")
@@ -196,8 +193,8 @@ def colours(count: int) -> list[str]:
         return list(_PALETTE[:count])
     from matplotlib import colormaps
 
-    cmap = colormaps["tab20"]
-    return [_hex(cmap(i % 20)) for i in range(count)]
+    cmap = colormaps["tab10" if count <= 10 else "tab20"]
+    return [_hex(cmap(i % cmap.N)) for i in range(count)]
 
 
 def _hex(rgba: tuple[float, float, float, float]) -> str:
@@ -225,16 +222,20 @@ def _figure(what: str, runs: Sequence[Run]) -> tuple[Figure, Axes]:
     fig = Figure(figsize=SIZE_IN, dpi=DPI, layout="constrained")
     fig.suptitle(_title(what, runs), fontsize=16, fontweight="bold")
     ax = fig.add_subplot()
-    ax.set_title(_subtitle(runs), fontsize=11, color="#555555", loc="left")
+    mixed = len({run.task_set_hash for run in runs}) > 1
+    ax.set_title(_subtitle(runs), fontsize=11, color="#B00020" if mixed else "#555555", loc="left")
     ax.spines[["top", "right"]].set_visible(False)
     return fig, ax
 
 
-def _legend(fig: Figure, ax: Axes, count: int) -> None:
-    if count > 1:
-        fig.legend(
-            *ax.get_legend_handles_labels(), loc="outside upper center", ncols=min(count, 6)
-        )
+def _legend(fig: Figure, ax: Axes, count: int, *, always: bool = False) -> None:
+    """A few runs: one row above the plot, right of the subtitle. Many: a column on the right."""
+    if count == 1 and not always:
+        return
+    if count <= 4:
+        ax.legend(loc="lower right", bbox_to_anchor=(1.0, 1.0), ncols=count, borderaxespad=0.2)
+    else:
+        fig.legend(*ax.get_legend_handles_labels(), loc="outside right upper")
 
 
 def _save(fig: Figure, path: Path) -> Path:
@@ -251,21 +252,9 @@ def _styled(draw: Callable[[Sequence[Run], Path], Path]) -> Callable[[Sequence[R
     def wrapper(runs: Sequence[Run], path: Path) -> Path:
         import matplotlib
 
-        style = {
-            "font.size": 12,
-            "axes.titlesize": 12,
-            "axes.labelsize": 12,
-            "xtick.labelsize": 11,
-            "ytick.labelsize": 11,
-            "legend.fontsize": 12,
-            "legend.frameon": False,
-            "axes.grid": True,
-            "grid.alpha": 0.3,
-            "axes.axisbelow": True,
-        }
         if not runs:
             raise ValueError("no runs to plot")
-        with matplotlib.rc_context(style):
+        with matplotlib.rc_context(_STYLE):
             return draw(runs, Path(path))
 
     return wrapper
@@ -293,12 +282,18 @@ def _grouped_success(
         return _save(fig, path)
     width = 0.8 / len(runs)
     annotate = len(groups) * len(runs) <= 24
-    for i, (run, label, colour) in enumerate(zip(runs, _labels(runs), colours(len(runs)))):
+    for i, (run, label, colour) in enumerate(
+        zip(runs, _labels(runs), colours(len(runs)), strict=True)
+    ):
         xs = [g + (i - (len(runs) - 1) / 2) * width for g in range(len(groups))]
         ys = [run.summary[key].get(g, {}).get("success_rate", math.nan) for g in groups]
-        bars = ax.bar(xs, ys, width, label=label, color=colour)
+        # A zero is drawn as a stub on the axis, so that it is not mistaken for "no episodes".
+        heights = [0.006 if y == 0 else y for y in ys]
+        bars = ax.bar(xs, heights, width, label=label, color=colour)
         if annotate:
-            ax.bar_label(bars, ["" if math.isnan(y) else f"{y:.0%}" for y in ys], padding=2, fontsize=9)
+            ax.bar_label(
+                bars, ["" if math.isnan(y) else f"{y:.0%}" for y in ys], padding=2, fontsize=9
+            )
     ax.set_xticks(range(len(groups)), groups)
     if max(len(g) for g in groups) * len(groups) > 90:
         ax.tick_params(axis="x", labelrotation=35)
@@ -346,8 +341,8 @@ def return_distribution(runs: Sequence[Run], path: Path) -> Path:
         _empty(ax, "no episodes")
         return _save(fig, path)
     bins = int(min(40, max(10, math.sqrt(pooled.size) * 2)))
-    edges = np.histogram_bin_edges(pooled, bins=bins)
-    for run_values, label, colour in zip(values, _labels(runs), colours(len(runs))):
+    edges = np.histogram_bin_edges(pooled, bins=bins).tolist()
+    for run_values, label, colour in zip(values, _labels(runs), colours(len(runs)), strict=True):
         if run_values.size == 0:
             continue
         weights = np.full(run_values.size, 1 / run_values.size)
@@ -366,7 +361,7 @@ def return_distribution(runs: Sequence[Run], path: Path) -> Path:
     ax.yaxis.set_major_formatter(PercentFormatter(1.0))
     ax.set_xlabel("return (sum of rewards over the episode); dashed: mean")
     ax.set_ylabel("share of the run's episodes")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside upper center", ncols=min(len(runs), 3))
+    _legend(fig, ax, len(runs), always=True)
     return _save(fig, path)
 
 
@@ -380,7 +375,7 @@ def reward_by_step(runs: Sequence[Run], path: Path) -> Path:
     if longest == 0:
         _empty(ax, "no steps")
         return _save(fig, path)
-    for run, label, colour in zip(runs, _labels(runs), colours(len(runs))):
+    for run, label, colour in zip(runs, _labels(runs), colours(len(runs)), strict=True):
         ys = run.summary["mean_reward_by_step"]
         xs = list(range(1, len(ys) + 1))
         ax.plot(xs, ys, marker="o", linewidth=2, markersize=6, color=colour, label=label)
@@ -400,14 +395,14 @@ def leaderboard(runs: Sequence[Run], path: Path) -> Path:
 
     fig, ax = _figure("Leaderboard", runs)
     ranked = sorted(
-        zip(runs, _labels(runs), colours(len(runs))),
+        zip(runs, _labels(runs), colours(len(runs)), strict=True),
         key=lambda t: float(t[0].summary["success_rate"]),
         reverse=True,
     )
     ys = list(range(len(ranked)))[::-1]
     rates = [float(run.summary["success_rate"]) for run, _, _ in ranked]
     ax.barh(ys, rates, 0.6, color=[colour for _, _, colour in ranked])
-    for y, rate, (run, _, _) in zip(ys, rates, ranked):
+    for y, rate, (run, _, _) in zip(ys, rates, ranked, strict=True):
         s = run.summary
         extra = []
         if isinstance(s.get("solved"), int) and isinstance(s.get("episodes"), int):
@@ -420,7 +415,8 @@ def leaderboard(runs: Sequence[Run], path: Path) -> Path:
         text = f"{rate:.1%}" + (f"   {' · '.join(extra)}" if extra else "")
         ax.text(rate + 0.01, y, text, va="center", fontsize=12)
     ax.set_yticks(ys, [label for _, label, _ in ranked], fontsize=13)
-    ax.set_ylim(-0.7, len(ranked) - 0.3)
+    pad = 0.7 + max(0, 4 - len(ranked)) / 2  # a lone run gets a bar, not a block
+    ax.set_ylim(-pad, len(ranked) - 1 + pad)
     ax.set_xlim(0, 1.6)
     ax.set_xticks([0, 0.25, 0.5, 0.75, 1.0])
     ax.xaxis.set_major_formatter(PercentFormatter(1.0))

@@ -31,6 +31,8 @@ lines of stderr are kept (bounded) and quoted in errors. A minimal agent::
 A program that exits, writes a line that is not JSON or not an action, or does not answer within
 ``timeout`` seconds raises :class:`~sqldebug.agents.base.AgentError`; the program is then stopped
 (its state can no longer be trusted to match the protocol) and the next ``reset`` starts it again.
+A program found to have exited between episodes raises at ``reset`` (so a crash is never
+hidden); the ``reset`` after that starts it again.
 
 Reading and writing happen on background threads so that a program that stops reading its stdin
 or stops writing its stdout can never block the runner longer than ``timeout``.
@@ -38,6 +40,7 @@ or stops writing its stdout can never block the runner longer than ``timeout``.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -110,7 +113,9 @@ class CommandAgent(BaseAgent):
         try:
             return parse_action(answer)
         except ActionError as exc:
-            self._fail(f"answered with something that is not an action ({exc}): {_excerpt(line)}", wait=0)
+            self._fail(
+                f"answered with something that is not an action ({exc}): {_excerpt(line)}", wait=0
+            )
 
     def close(self) -> None:
         if self.proc is not None:
@@ -189,19 +194,19 @@ class CommandAgent(BaseAgent):
             except subprocess.TimeoutExpired:
                 _signal(proc, signal.SIGKILL)
                 proc.wait()
+        _signal(proc, signal.SIGKILL)  # whatever it started and left behind in its group
         for thread in self._threads:  # the pipes close when the program exits
             thread.join(timeout=self.grace)
         for pipe in (proc.stdin, proc.stdout, proc.stderr):
             if pipe is not None:
-                try:
+                with contextlib.suppress(OSError):  # unflushed input to a program that is gone
                     pipe.close()
-                except OSError:
-                    pass
         return code
 
 
 def _signal(proc: subprocess.Popen[bytes], sig: signal.Signals) -> None:
-    """Signal the program's whole process group (it has its own), or just it off POSIX."""
+    """Signal the program's whole process group (it has its own), or just it off POSIX. The
+    group outlives its leader while any member runs, so this also reaches orphaned children."""
     try:
         if sys.platform != "win32":
             os.killpg(proc.pid, sig)

@@ -58,7 +58,9 @@ class ReplayAgent(BaseAgent):
                 record = json.loads(line)
                 task_id = record["task_id"]
             except (ValueError, KeyError, TypeError):
-                raise AgentError(f"{path}:{number}: expected a JSON object with a task_id") from None
+                raise AgentError(
+                    f"{path}:{number}: expected a JSON object with a task_id"
+                ) from None
             seed = record.get("seed")
             if "trajectory" in record:
                 steps = [s["action"] for s in record["trajectory"]]

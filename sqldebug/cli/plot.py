@@ -15,7 +15,11 @@ from sqldebug.cli.output import emit_json, err, guarded, out
 def plot(
     runs: Annotated[
         list[Path],
-        typer.Argument(help="Run folders written by `sqldebug bench`.", show_default=False),
+        typer.Argument(
+            help="Run folders written by `sqldebug bench`.",
+            metavar="RUN",
+            show_default=False,
+        ),
     ],
     out_dir: Annotated[
         Path,
@@ -26,7 +30,8 @@ def plot(
     allow_mixed_tasks: Annotated[
         bool,
         typer.Option(
-            "--allow-mixed-tasks", help="Compare runs even if they were made on different task sets."
+            "--allow-mixed-tasks",
+            help="Compare runs even if they were made on different task sets.",
         ),
     ] = False,
     json: Json = False,
