@@ -55,14 +55,6 @@ def main() -> int:
             wall([EXE, "step", "SELECT 1", "--json"], env, r, before=reset),
         ),
     ]
-    subprocess.run(reset, env=env, capture_output=True, check=True)
-    for i in range(7):
-        subprocess.run(
-            [EXE, "step", f"SELECT {i}", "--session", "long"],
-            env=env,
-            capture_output=True,
-            check=False,
-        )
     long_reset = [EXE, "reset", "--task", TASK, "--seed", "0", "--session", "long"]
     subprocess.run(long_reset, env=env, capture_output=True, check=True)
     for i in range(7):

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import time
 from collections.abc import AsyncIterator
@@ -21,7 +20,7 @@ from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sqldebug import __version__
 from sqldebug.errors import (
@@ -33,6 +32,7 @@ from sqldebug.errors import (
     UnknownTaskError,
 )
 from sqldebug.models import EpisodeState, Observation
+from sqldebug.server.asgi import replayed, send_json
 from sqldebug.server.core import ServerConfig, ServerCore, step_payload
 from sqldebug.server.routing import SessionRouter
 from sqldebug.sessions import BadSessionIdError, StoreFullError, UnknownSessionError
@@ -111,30 +111,12 @@ class BodyLimit:
             if not message.get("more_body", False):
                 break
         body = b"".join(chunks)
-        replayed = False
-
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replayed(body, receive), send)
 
 
 async def _too_large(limit: int, send: Send) -> None:
-    body = json.dumps(
-        {"detail": f"request body over the limit of {limit:,} bytes", "error": "too_large"}
-    ).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json")],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    message = f"request body over the limit of {limit:,} bytes"
+    await send_json(send, 413, {"detail": message, "error": "too_large"})
 
 
 def _error(

@@ -15,8 +15,9 @@ import json
 from typing import Any
 
 import httpx
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
+from sqldebug.server.asgi import replayed, send_json
 from sqldebug.server.core import ServerCore
 
 ROUTED = b"x-sqldebug-routed"
@@ -47,7 +48,7 @@ class SessionRouter:
             session_id = _mcp_session(body)
         owner = self.core.owner(session_id) if session_id else self.core.config.worker
         if owner == self.core.config.worker:
-            await self.app(scope, receive if body is None else _replay(body, receive), send)
+            await self.app(scope, receive if body is None else replayed(body, receive), send)
             return
         if body is None:
             body = await _read(receive)
@@ -65,21 +66,11 @@ class SessionRouter:
         try:
             reply = await client.request(scope["method"], url, headers=headers, content=body)
         except httpx.HTTPError as exc:
-            payload = json.dumps(
-                {
-                    "detail": f"the worker that owns this session is unreachable "
-                    f"({type(exc).__name__}); call POST /reset",
-                    "error": "worker_unavailable",
-                }
-            ).encode()
-            await send(
-                {
-                    "type": "http.response.start",
-                    "status": 503,
-                    "headers": [(b"content-type", b"application/json")],
-                }
+            detail = (
+                f"the worker that owns this session is unreachable ({type(exc).__name__}); "
+                "call POST /reset"
             )
-            await send({"type": "http.response.body", "body": payload})
+            await send_json(send, 503, {"detail": detail, "error": "worker_unavailable"})
             return
         out = [
             (k.encode("latin-1"), v.encode("latin-1"))
@@ -100,19 +91,6 @@ async def _read(receive: Receive) -> bytes:
         if not message.get("more_body", False):
             break
     return b"".join(chunks)
-
-
-def _replay(body: bytes, receive: Receive) -> Receive:
-    sent = False
-
-    async def replay() -> Message:
-        nonlocal sent
-        if not sent:
-            sent = True
-            return {"type": "http.request", "body": body, "more_body": False}
-        return await receive()
-
-    return replay
 
 
 def _mcp_session(body: bytes) -> str | None:
