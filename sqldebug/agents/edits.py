@@ -7,7 +7,7 @@ bug, raised where the query itself is evidence (``= NULL`` is nearly always wron
 where the schema rules it out (an ``IS NULL`` arm for a NOT NULL column).
 
 Everything goes through sqlglot's AST with the ``sqlite`` dialect, never through text matching.
-The exception proves the rule: :func:`syntax_repairs` edits sqlglot's *tokens*, because a statement
+The one exception, :func:`syntax_repairs`, edits sqlglot's *tokens*, because a statement
 that does not parse has no tree. :func:`single_edits` runs every family and skips one that raises,
 so an odd query costs a family, never the episode.
 """
@@ -17,40 +17,69 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import difflib
+import functools
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
-from sqlglot.tokens import Token, TokenType  # type: ignore[attr-defined]
+from sqlglot.tokenizer_core import Token, TokenType
 
 DIALECT = "sqlite"
 Node = exp.Expr
-#: what a family proposes for one matched node: (note, weight, replacement node)
-Alt = tuple[str, float, Node]
 Family = Callable[[Node, "Schema"], Iterator["Edit"]]
 
 
-@dataclass(frozen=True)
 class Edit:
-    """One rewrite: its family, what it did, the whole new tree, and its prior weight."""
+    """One rewrite: its family, what it did, its prior weight, and the whole new tree.
 
-    family: str
+    The tree is built on first use: copying a large query for each of hundreds of edits costs
+    more than everything else, and the agent ranks edits by weight before it looks at any tree.
+    """
+
+    def __init__(
+        self, family: str, note: str, tree: Node | Callable[[], Node], weight: float
+    ) -> None:
+        self.family, self.note, self.weight = family, note, weight
+        self._tree = tree
+
+    @property
+    def tree(self) -> Node:
+        if not isinstance(self._tree, exp.Expr):
+            self._tree = self._tree()
+        return self._tree
+
+
+class Alt(NamedTuple):
+    """What a family proposes for one matched node; ``family`` overrides the family's name."""
+
     note: str
-    tree: Node
     weight: float
+    node: Node
+    family: str = ""
+
+
+class ColumnSpec(NamedTuple):
+    """What the DDL says about one column."""
+
+    type: str
+    notnull: bool
+    references: str | None  # the table a REFERENCES clause points at
+    allowed: frozenset[str]  # the strings a CHECK (col IN (...)) allows; empty: any
 
 
 class Schema:
-    """Columns per table, with type and NOT NULL, read from the observation's DDL by sqlglot."""
+    """Columns per table (type, NOT NULL, REFERENCES, CHECK ... IN), read from the observation's
+    DDL by sqlglot. Foreign keys say which column joins to which table; CHECK lists say which
+    literals are spelt right."""
 
-    def __init__(self, tables: dict[str, dict[str, tuple[str, bool]]]) -> None:
-        self.tables = tables  # table -> column -> (declared type, notnull)
+    def __init__(self, tables: dict[str, dict[str, ColumnSpec]]) -> None:
+        self.tables = tables
 
     @classmethod
     def from_ddl(cls, ddl: str) -> Schema:
-        tables: dict[str, dict[str, tuple[str, bool]]] = {}
+        tables: dict[str, dict[str, ColumnSpec]] = {}
         try:
             statements = sqlglot.parse(ddl, read=DIALECT)
         except Exception:  # DDL sqlglot cannot read: no schema means fewer edits, not a crash
@@ -60,30 +89,39 @@ class Schema:
                 continue
             cols = tables.setdefault(create.this.this.name.lower(), {})
             for col in create.this.expressions:
-                if isinstance(col, exp.ColumnDef):
-                    kinds = [c.args.get("kind") for c in col.args.get("constraints") or []]
-                    notnull = any(
-                        isinstance(k, exp.NotNullColumnConstraint | exp.PrimaryKeyColumnConstraint)
-                        for k in kinds
-                    )
-                    kind = col.args.get("kind")
-                    cols[col.name.lower()] = (kind.sql(DIALECT) if kind else "", notnull)
+                if not isinstance(col, exp.ColumnDef):
+                    continue
+                kinds = [c.args.get("kind") for c in col.args.get("constraints") or []]
+                notnull = exp.NotNullColumnConstraint | exp.PrimaryKeyColumnConstraint
+                ref = next((k.this.this.name for k in kinds if isinstance(k, exp.Reference)), None)
+                checks = [k.this for k in kinds if isinstance(k, exp.CheckColumnConstraint)]
+                allowed = {
+                    v.this for c in checks if isinstance(c, exp.In) for v in c.expressions
+                    if isinstance(v, exp.Literal) and v.is_string
+                }  # fmt: skip
+                kind = col.args.get("kind")
+                cols[col.name.lower()] = ColumnSpec(
+                    kind.sql(DIALECT) if kind else "",
+                    any(isinstance(k, notnull) for k in kinds),
+                    ref.lower() if ref else None,
+                    frozenset(allowed),
+                )
         return cls(tables)
 
     def columns(self, table: str | None) -> list[str]:
         return list(self.tables.get((table or "").lower(), {}))
 
-    def _spec(self, table: str | None, column: str) -> tuple[str, bool] | None:
+    def spec(self, table: str | None, column: str) -> ColumnSpec | None:
         return self.tables.get((table or "").lower(), {}).get(column.lower())
 
     def nullable(self, table: str | None, column: str) -> bool:
         """Unknown columns count as nullable: the edit is only offered, never forced."""
-        spec = self._spec(table, column)
-        return spec is None or not spec[1]
+        spec = self.spec(table, column)
+        return spec is None or not spec.notnull
 
     def is_text(self, table: str | None, column: str) -> bool:
-        spec = self._spec(table, column)
-        return spec is not None and any(t in spec[0].upper() for t in ("CHAR", "TEXT", "CLOB"))
+        spec = self.spec(table, column)
+        return spec is not None and any(t in spec.type.upper() for t in ("CHAR", "TEXT", "CLOB"))
 
 
 # -- helpers --------------------------------------------------------------------------------------
@@ -105,15 +143,19 @@ def _alternatives(
     ``alts`` builds replacements from copies and never changes the node it is given; the copy's
     i-th node is the same node, since ``find_all`` walks equal trees in the same order.
     """
+
+    def build(i: int, new: Node) -> Node:
+        copy = tree.copy()
+        target = list(copy.find_all(*kinds))[i]
+        if target is copy:
+            return new
+        target.replace(new)
+        return copy
+
     for i, node in enumerate(list(tree.find_all(*kinds))):
-        for note, weight, new in alts(node):
-            copy = tree.copy()
-            target = list(copy.find_all(*kinds))[i]
-            if target is copy:
-                copy = new
-            else:
-                target.replace(new)
-            yield Edit(family, note, copy, weight)
+        for alt in alts(node):
+            make = functools.partial(build, i, alt.node)
+            yield Edit(alt.family or family, alt.note, make, alt.weight)
 
 
 def _conjuncts(node: Node | None) -> list[Node]:
@@ -190,6 +232,18 @@ def _or_null(node: Node, col: Node) -> Node:
     return exp.Paren(this=exp.or_(node.copy(), exp.Is(this=col.copy(), expression=exp.Null())))
 
 
+def _with(node: Node, arg: str, value: object) -> Node:
+    """A copy of ``node`` with one argument replaced."""
+    new = node.copy()
+    new.set(arg, value)
+    return new
+
+
+def _ascending(term: Node) -> exp.Ordered:
+    """``term ASC`` with NULLs first, SQLite's default (sqlglot would spell out NULLS LAST)."""
+    return exp.Ordered(this=term, nulls_first=True)
+
+
 def _singular(name: str) -> str:
     name = name.lower()
     return name[:-3] + "y" if name.endswith("ies") else name.removesuffix("s")
@@ -198,8 +252,27 @@ def _singular(name: str) -> str:
 # -- joins ----------------------------------------------------------------------------------------
 
 
+def _undone(join: exp.Join) -> bool:
+    """Would a LEFT JOIN here act as an INNER one? It does when a WHERE test or a later inner
+    join's ON needs the joined table's columns, which are NULL on its unmatched rows."""
+    select, alias = join.parent, join.this.alias_or_name.lower()
+    if select is None:
+        return False
+    joins = select.args.get("joins") or []
+    later = [j.args.get("on") for j in joins[joins.index(join) + 1 :] if not j.side]
+    where = select.args.get("where")
+    tests = [*later, *_conjuncts(where.this if where else None)]
+    return any(
+        t is not None
+        and not t.find(exp.Is, exp.Coalesce)
+        and any(c.table.lower() == alias for c in _columns(t))
+        for t in tests
+    )
+
+
 def join_type(tree: Node, schema: Schema) -> Iterator[Edit]:
-    """An INNER JOIN drops rows without a match that a LEFT JOIN keeps (and the other way)."""
+    """An INNER JOIN drops rows without a match that a LEFT JOIN keeps (and the other way).
+    A LEFT JOIN that a WHERE test would turn back into an inner one is hardly worth a step."""
 
     def alts(join: Node) -> Iterator[Alt]:
         if not isinstance(join, exp.Join) or not join.args.get("on") or join.kind == "CROSS":
@@ -208,10 +281,10 @@ def join_type(tree: Node, schema: Schema) -> Iterator[Edit]:
         if not join.side:
             new.set("kind", None)
             new.set("side", "LEFT")
-            yield "INNER -> LEFT JOIN", 1.0, new
+            yield Alt("INNER -> LEFT JOIN", 0.2 if _undone(join) else 1.0, new)
         elif join.side.upper() == "LEFT":
             new.set("side", None)
-            yield "LEFT -> INNER JOIN", 0.3, new
+            yield Alt("LEFT -> INNER JOIN", 0.3, new)
 
     yield from _alternatives(tree, (exp.Join,), "left-join", alts)
 
@@ -238,16 +311,20 @@ def join_filter(tree: Node, schema: Schema) -> Iterator[Edit]:
                 on.set("on", exp.and_(on.args["on"].copy(), part.copy()))
                 rest = parts[:i] + parts[i + 1 :]
                 new.set("where", exp.Where(this=_and(rest)) if rest else None)
-                yield f"move {part.sql(DIALECT)} into the ON", 0.9, new
+                yield Alt(f"move {part.sql(DIALECT)} into the ON", 0.9, new)
 
     yield from _alternatives(tree, (exp.Select,), "join-filter", alts)
 
 
 def join_key(tree: Node, schema: Schema) -> Iterator[Edit]:
-    """``o.id = oi.product_id`` -> ``o.id = oi.order_id``: the column named after the other side."""
+    """``o.id = oi.product_id`` -> ``o.id = oi.order_id``: join on the column that points at the
+    other side, by its REFERENCES clause or else by its name (``order_id`` for ``orders``)."""
 
-    def points_at(column: str, table: str | None, target: str) -> bool:
-        return table is not None and column.lower() == f"{_singular(table)}_{target.lower()}"
+    def points_at(table: str | None, column: str, target: str | None, key: str) -> bool:
+        spec = schema.spec(table, column)
+        if spec is not None and spec.references is not None:
+            return spec.references == target
+        return target is not None and column.lower() == f"{_singular(target)}_{key.lower()}"
 
     def alts(eq: Node) -> Iterator[Alt]:
         left, right = eq.this, eq.expression
@@ -255,15 +332,20 @@ def join_key(tree: Node, schema: Schema) -> Iterator[Edit]:
             return
         if not isinstance(left, exp.Column) or not isinstance(right, exp.Column):
             return
+        lt, rt = _table_of(left, schema), _table_of(right, schema)
+        if left.name == right.name or points_at(lt, left.name, rt, right.name):
+            return
+        if points_at(rt, right.name, lt, left.name):
+            return
         for mine, other, side in ((left, right, "this"), (right, left, "expression")):
             mt, ot = _table_of(mine, schema), _table_of(other, schema)
-            if points_at(mine.name, ot, other.name) or mine.name == other.name:
-                continue
+            spec = schema.spec(mt, mine.name)
+            weight = 1.0 if spec is None or spec.references else 0.4  # rather fix the FK side
             for column in schema.columns(mt):
-                if column != mine.name.lower() and points_at(column, ot, other.name):
+                if column != mine.name.lower() and points_at(mt, column, ot, other.name):
                     new = eq.copy()
                     new.set(side, exp.column(column, table=mine.table or None))
-                    yield f"join on {column}, not {mine.name}", 1.0, new
+                    yield Alt(f"join on {column}, not {mine.name}", weight, new)
 
     yield from _alternatives(tree, (exp.EQ,), "join-key", alts)
 
@@ -271,10 +353,10 @@ def join_key(tree: Node, schema: Schema) -> Iterator[Edit]:
 # -- aggregates and grouping ----------------------------------------------------------------------
 
 _SWAPS: dict[type[Node], list[tuple[type[Node], float]]] = {
-    exp.Sum: [(exp.Avg, 0.2), (exp.Max, 0.1)],
-    exp.Avg: [(exp.Sum, 0.2)],
-    exp.Max: [(exp.Min, 0.2)],
-    exp.Min: [(exp.Max, 0.2)],
+    exp.Sum: [(exp.Avg, 0.2), (exp.Max, 0.1), (exp.Min, 0.05)],
+    exp.Avg: [(exp.Sum, 0.2), (exp.Max, 0.1), (exp.Min, 0.05)],
+    exp.Max: [(exp.Min, 0.2), (exp.Sum, 0.15), (exp.Avg, 0.05)],
+    exp.Min: [(exp.Max, 0.2), (exp.Sum, 0.1), (exp.Avg, 0.05)],
 }
 
 
@@ -298,23 +380,30 @@ def aggregates(tree: Node, schema: Schema) -> Iterator[Edit]:
                 cols = schema.columns(table)
                 key = "id" if "id" in cols else (cols or [""])[0]
                 if key:
-                    yield "COUNT(*) -> COUNT(key)", 0.7, exp.Count(this=exp.column(key, alias))
+                    yield Alt(
+                        "COUNT(*) -> COUNT(key)",
+                        0.7,
+                        exp.Count(this=exp.column(key, alias)),
+                        "count-col",
+                    )
         elif isinstance(node, exp.Count) and isinstance(arg, exp.Distinct):
-            yield "COUNT(DISTINCT x) -> COUNT(x)", 0.4, exp.Count(this=arg.expressions[0].copy())
+            yield Alt(
+                "COUNT(DISTINCT x) -> COUNT(x)", 0.4, exp.Count(this=arg.expressions[0].copy())
+            )
         elif isinstance(node, exp.Count) and arg is not None:
             distinct = exp.Distinct(expressions=[arg.copy()])
-            yield "COUNT(x) -> COUNT(DISTINCT x)", 0.6, exp.Count(this=distinct)
-            yield "COUNT(x) -> COUNT(*)", 0.4, exp.Count(this=exp.Star())
+            yield Alt(
+                "COUNT(x) -> COUNT(DISTINCT x)", 0.6, exp.Count(this=distinct), "count-distinct"
+            )
+            yield Alt("COUNT(x) -> COUNT(*)", 0.4, exp.Count(this=exp.Star()))
         for cls, weight in _SWAPS.get(type(node), []):
-            yield f"{node.key.upper()} -> {cls.key.upper()}", weight, cls(this=arg.copy())
+            note = f"{node.key.upper()} -> {cls.key.upper()}"
+            yield Alt(note, weight, cls(this=arg.copy()), f"agg-{cls.key}")
         if isinstance(node, exp.Sum) and not isinstance(arg, exp.Distinct):
             distinct = exp.Distinct(expressions=[arg.copy()])
-            yield "SUM(x) -> SUM(DISTINCT x)", 0.2, exp.Sum(this=distinct)
+            yield Alt("SUM(x) -> SUM(DISTINCT x)", 0.2, exp.Sum(this=distinct))
 
-    for edit in _alternatives(tree, (exp.Count, *_SWAPS), "aggregate", alts):
-        family = {"COUNT(x) -> COUNT(DISTINCT x)": "count-distinct"}.get(edit.note, edit.family)
-        family = "count-col" if edit.note == "COUNT(*) -> COUNT(key)" else family
-        yield Edit(family, edit.note, edit.tree, edit.weight)
+    yield from _alternatives(tree, (exp.Count, *_SWAPS), "aggregate", alts)
 
 
 def group_keys(tree: Node, schema: Schema) -> Iterator[Edit]:
@@ -335,18 +424,19 @@ def group_keys(tree: Node, schema: Schema) -> Iterator[Edit]:
             if _aggregates(inner) or inner.find(exp.Window) or isinstance(inner, exp.Literal):
                 continue
             if inner.sql(DIALECT).lower() not in keys and proj.alias_or_name.lower() not in keys:
-                yield f"GROUP BY also {inner.sql(DIALECT)}", 0.8, select.group_by(inner.copy())
+                yield Alt(f"GROUP BY also {inner.sql(DIALECT)}", 0.8, select.group_by(inner.copy()))
         sources = _sources(select)
-        for alias, table in sources.items() if select.parent and _aggregates(select) else []:
+        nested = isinstance(select.parent, exp.Subquery | exp.CTE)
+        for alias, table in sources.items() if nested and _aggregates(select) else []:
             qualifier = alias if alias != table or len(sources) > 1 else None
             for column in schema.columns(table):
                 if column not in names:
                     new = select.group_by(exp.column(column, qualifier))
-                    yield f"GROUP BY also {column}", 0.45, new
+                    yield Alt(f"GROUP BY also {column}", 0.45, new)
         for i in range(len(keys) if len(keys) > 1 else 0):
             new = select.copy()
             new.args["group"].expressions[i].pop()
-            yield f"GROUP BY without {keys[i]}", 0.25, new
+            yield Alt(f"GROUP BY without {keys[i]}", 0.25, new)
 
     yield from _alternatives(tree, (exp.Select,), "group-by", alts)
 
@@ -368,7 +458,7 @@ def having_where(tree: Node, schema: Schema) -> Iterator[Edit]:
                 cls = exp.Having if source == "having" else exp.Where
                 new.set(source, cls(this=_and(rest)) if rest else None)
                 moved = new.where if target == "where" else new.having
-                yield f"move {part.sql(DIALECT)} to {target.upper()}", 1.0, moved(part.copy())
+                yield Alt(f"move {part.sql(DIALECT)} to {target.upper()}", 1.0, moved(part.copy()))
 
     yield from _alternatives(tree, (exp.Select,), "having-where", alts)
 
@@ -398,12 +488,14 @@ def comparisons(tree: Node, schema: Schema) -> Iterator[Edit]:
             return
         flip = _FLIPS[type(node)]
         weight = 0.15 if isinstance(node, exp.EQ | exp.NEQ) else 0.25
-        yield f"{node.key} -> {flip.key}", weight, flip(this=left.copy(), expression=right.copy())
+        new = flip(this=left.copy(), expression=right.copy())
+        yield Alt(f"{node.key} -> {flip.key}", weight, new, f"cmp-{flip.key}")
         day = _iso_date(right)
         if day is not None and isinstance(node, exp.LTE | exp.GT):
             nxt = exp.Literal.string((day + dt.timedelta(days=1)).isoformat())
             cls = exp.LT if isinstance(node, exp.LTE) else exp.GTE
-            yield "date bound after the whole day", 0.9, cls(this=left.copy(), expression=nxt)
+            new = cls(this=left.copy(), expression=nxt)
+            yield Alt("date bound after the whole day", 0.9, new, "date-range")
 
     yield from _alternatives(tree, tuple(_FLIPS), "comparison", alts)
 
@@ -428,14 +520,11 @@ def date_between(tree: Node, schema: Schema) -> Iterator[Edit]:
 
         next_month = (low.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
         if low.day == 1 and (high.month, high.year) == (low.month, low.year) and high.day >= 27:
-            yield "BETWEEN -> the whole month", 1.3, half_open(next_month)
-        yield "BETWEEN -> half-open range", 1.1, half_open(high + dt.timedelta(days=1))
+            yield Alt("BETWEEN -> the whole month", 1.3, half_open(next_month))
+        yield Alt("BETWEEN -> half-open range", 1.1, half_open(high + dt.timedelta(days=1)))
         end = exp.Literal.string(f"{high.isoformat()} 23:59:59")
-        yield (
-            "BETWEEN ... 23:59:59",
-            0.5,
-            exp.Between(this=node.this.copy(), low=node.args["low"].copy(), high=end),
-        )
+        between = exp.Between(this=node.this.copy(), low=node.args["low"].copy(), high=end)
+        yield Alt("BETWEEN ... 23:59:59", 0.5, between)
 
     yield from _alternatives(tree, (exp.Between,), "date-range", alts)
 
@@ -450,15 +539,29 @@ def precedence(tree: Node, schema: Schema) -> Iterator[Edit]:
             for k in range(1, len(parts)):
                 tail = exp.Paren(this=exp.or_(_and(parts[k:]), right.copy()))
                 weight = 1.0 if k == len(parts) - 1 else 0.4
-                yield "AND binds tighter than OR", weight, exp.and_(*parts[:k], tail)
+                yield Alt("AND binds tighter than OR", weight, exp.and_(*parts[:k], tail))
         if isinstance(right, exp.And):
             parts = list(right.flatten())
             for k in range(1, len(parts)):
                 head = exp.Paren(this=exp.or_(left.copy(), _and(parts[:k])))
                 weight = 1.0 if k == 1 else 0.4
-                yield "AND binds tighter than OR", weight, exp.and_(head, *parts[k:])
+                yield Alt("AND binds tighter than OR", weight, exp.and_(head, *parts[k:]))
 
     yield from _alternatives(tree, (exp.Or,), "precedence", alts)
+
+
+def logic(tree: Node, schema: Schema) -> Iterator[Edit]:
+    """AND written as OR (or the other way): an OR at the top of a WHERE matches the most rows."""
+
+    def alts(node: Node) -> Iterator[Alt]:
+        left, right = node.this.copy(), node.expression.copy()
+        top = isinstance(node.parent, exp.Where)
+        if isinstance(node, exp.Or):
+            yield Alt("OR -> AND", 0.35 if top else 0.15, exp.and_(left, right))
+        else:
+            yield Alt("AND -> OR", 0.1, exp.Paren(this=exp.or_(left, right)))
+
+    yield from _alternatives(tree, (exp.And, exp.Or), "logic", alts)
 
 
 def nulls(tree: Node, schema: Schema) -> Iterator[Edit]:
@@ -470,14 +573,16 @@ def nulls(tree: Node, schema: Schema) -> Iterator[Edit]:
         if isinstance(node, exp.EQ | exp.NEQ) and exp.Null in (type(left), type(right)):
             value = left if isinstance(right, exp.Null) else right
             test = exp.Is(this=value.copy(), expression=exp.Null())
-            yield "= NULL -> IS NULL", 1.5, test if isinstance(node, exp.EQ) else exp.Not(this=test)
+            yield Alt(
+                "= NULL -> IS NULL", 1.5, test if isinstance(node, exp.EQ) else exp.Not(this=test)
+            )
         elif isinstance(node, exp.NEQ):
             col = left if isinstance(left, exp.Column) else right
             if _nullable(col, schema):
-                yield "<> keeps NULLs too", 1.0, _or_null(node, col)
+                yield Alt("<> keeps NULLs too", 1.0, _or_null(node, col))
         elif isinstance(left, exp.In) and not left.args.get("query"):
             if _nullable(left.this, schema):
-                yield "NOT IN keeps NULLs too", 0.8, _or_null(node, left.this)
+                yield Alt("NOT IN keeps NULLs too", 0.8, _or_null(node, left.this))
         elif isinstance(left, exp.In):
             yield from not_in_subquery(left, schema)
 
@@ -502,11 +607,11 @@ def not_in_subquery(node: exp.In, schema: Schema) -> Iterator[Alt]:
     if isinstance(outer, exp.Column) and outer.table and not clash and isinstance(inner, exp.Table):
         probe = sub.select(exp.Literal.number(1), append=False)
         probe = probe.where(exp.EQ(this=value.copy(), expression=outer.copy()))
-        yield "NOT IN -> NOT EXISTS", 1.3, exp.Not(this=exp.Exists(this=probe))
+        yield Alt("NOT IN -> NOT EXISTS", 1.3, exp.Not(this=exp.Exists(this=probe)))
     guarded = sub.where(exp.Not(this=exp.Is(this=value.copy(), expression=exp.Null())))
     new_in = exp.In(this=outer.copy(), query=exp.Subquery(this=guarded))
     weight = 1.2 if _nullable(value, schema) else 0.3
-    yield "NOT IN subquery without NULLs", weight, exp.Not(this=new_in)
+    yield Alt("NOT IN subquery without NULLs", weight, exp.Not(this=new_in))
 
 
 def coalesce(tree: Node, schema: Schema) -> Iterator[Edit]:
@@ -525,7 +630,7 @@ def coalesce(tree: Node, schema: Schema) -> Iterator[Edit]:
                 new = select.copy()
                 wrapped = exp.Coalesce(this=inner.copy(), expressions=[fill])
                 new.expressions[i].replace(exp.alias_(wrapped, proj.alias_or_name))
-                yield f"COALESCE({inner.sql(DIALECT)}, {fill.sql(DIALECT)})", weight, new
+                yield Alt(f"COALESCE({inner.sql(DIALECT)}, {fill.sql(DIALECT)})", weight, new)
 
     yield from _alternatives(tree, (exp.Select,), "coalesce", alts)
 
@@ -542,10 +647,10 @@ def distinct(tree: Node, schema: Schema) -> Iterator[Edit]:
         new = select.copy()
         if select.args.get("distinct"):
             new.set("distinct", None)
-            yield "remove DISTINCT", 0.35, new
+            yield Alt("remove DISTINCT", 0.35, new)
         elif not select.args.get("group"):
             new.set("distinct", exp.Distinct())
-            yield "add DISTINCT", 0.3, new
+            yield Alt("add DISTINCT", 0.3, new)
 
     yield from _alternatives(tree, (exp.Select,), "distinct", alts)
 
@@ -558,9 +663,11 @@ def division(tree: Node, schema: Schema) -> Iterator[Edit]:
         if isinstance(num, exp.Cast) or (isinstance(num, exp.Literal) and "." in num.this):
             return
         real = exp.Cast(this=num.copy(), to=exp.DataType.build("REAL"))
-        yield "integer division -> CAST AS REAL", 0.6, exp.Div(this=real, expression=den.copy())
+        yield Alt(
+            "integer division -> CAST AS REAL", 0.6, exp.Div(this=real, expression=den.copy())
+        )
         scaled = exp.Mul(this=exp.Paren(this=num.copy()), expression=exp.Literal.number("1.0"))
-        yield "integer division -> * 1.0", 0.1, exp.Div(this=scaled, expression=den.copy())
+        yield Alt("integer division -> * 1.0", 0.1, exp.Div(this=scaled, expression=den.copy()))
 
     yield from _alternatives(tree, (exp.Div,), "int-division", alts)
 
@@ -571,9 +678,9 @@ def order_direction(tree: Node, schema: Schema) -> Iterator[Edit]:
     def alts(node: Node) -> Iterator[Alt]:
         desc = not node.args.get("desc")
         new = node.copy()
-        new.set("desc", desc)
+        new.set("desc", desc or None)
         new.set("nulls_first", not desc)
-        yield ("ASC -> DESC" if desc else "DESC -> ASC"), 0.25, new
+        yield Alt(("ASC -> DESC" if desc else "DESC -> ASC"), 0.25, new)
 
     yield from _alternatives(tree, (exp.Ordered,), "order", alts)
 
@@ -584,10 +691,8 @@ def set_operations(tree: Node, schema: Schema) -> Iterator[Edit]:
     def alts(node: Node) -> Iterator[Alt]:
         new = node.copy()
         new.set("distinct", not node.args.get("distinct"))
-        yield (
-            ("UNION -> UNION ALL" if node.args.get("distinct") else "UNION ALL -> UNION"),
-            0.5,
-            new,
+        yield Alt(
+            "UNION -> UNION ALL" if node.args.get("distinct") else "UNION ALL -> UNION", 0.5, new
         )
 
     yield from _alternatives(tree, (exp.Union,), "union", alts)
@@ -601,12 +706,20 @@ def string_match(tree: Node, schema: Schema) -> Iterator[Edit]:
             return schema.is_text(_table_of(side, schema), side.name)
         return isinstance(side, exp.Literal) and side.is_string
 
+    def spelt_right(col: Node, value: Node) -> bool:  # a value its CHECK (col IN ...) allows
+        spec = (
+            schema.spec(_table_of(col, schema), col.name) if isinstance(col, exp.Column) else None
+        )
+        return spec is not None and isinstance(value, exp.Literal) and value.this in spec.allowed
+
     def alts(node: Node) -> Iterator[Alt]:
         sides = (node.this, node.expression)
+        if spelt_right(*sides) or spelt_right(*sides[::-1]):
+            return
         if all(map(texty, sides)) and any(isinstance(s, exp.Column) for s in sides):
             for fn, weight in ((exp.Lower, 0.2), (exp.Trim, 0.15)):
                 new = exp.EQ(this=fn(this=sides[0].copy()), expression=fn(this=sides[1].copy()))
-                yield f"{fn.key.upper()}() on both sides", weight, new
+                yield Alt(f"{fn.key.upper()}() on both sides", weight, new)
 
     yield from _alternatives(tree, (exp.EQ,), "string-match", alts)
 
@@ -631,7 +744,7 @@ def _rank_filter(select: exp.Select, keys: int, fn: type[Node]) -> Node | None:
     by_sql = {p.unalias().sql(DIALECT).lower(): p.alias_or_name for p in select.expressions}
     ranked, outer = [], []
     for i, key in enumerate(order.expressions):
-        term, desc = key.this, key.args.get("desc")
+        term, desc, nulls = key.this, key.args.get("desc"), key.args.get("nulls_first")
         alias = term.name.lower() if isinstance(term, exp.Column) and not term.table else ""
         if alias in by_alias:
             expr, name = by_alias[alias], alias
@@ -640,8 +753,8 @@ def _rank_filter(select: exp.Select, keys: int, fn: type[Node]) -> Node | None:
         else:
             return None
         if i < keys:
-            ranked.append(exp.Ordered(this=expr.copy(), desc=desc))
-        outer.append(exp.Ordered(this=exp.column(name), desc=desc))
+            ranked.append(exp.Ordered(this=expr.copy(), desc=desc, nulls_first=nulls))
+        outer.append(exp.Ordered(this=exp.column(name), desc=desc, nulls_first=nulls))
     window = exp.Window(this=fn(), order=exp.Order(expressions=ranked))
     inner = select.select(exp.alias_(window, "_rnk"))
     for arg in ("order", "limit", "with_"):
@@ -664,10 +777,12 @@ def limits(tree: Node, schema: Schema) -> Iterator[Edit]:
             for fn, weight in ((exp.Rank, 0.5), (exp.DenseRank, 0.2)):
                 ranked = _rank_filter(select, keys, fn)
                 if ranked is not None:
-                    yield f"LIMIT -> {fn.key.upper()}() over {keys} key(s)", weight / keys, ranked
+                    yield Alt(
+                        f"LIMIT -> {fn.key.upper()}() over {keys} key(s)", weight / keys, ranked
+                    )
         new = select.copy()
         new.set("limit", None)
-        yield "remove LIMIT", 0.3, new
+        yield Alt("remove LIMIT", 0.3, new)
 
     yield from _alternatives(tree, (exp.Select,), "limit-rank", alts)
 
@@ -689,40 +804,54 @@ def windows(tree: Node, schema: Schema) -> Iterator[Edit]:
     def alts(win: Node) -> Iterator[Alt]:
         fn, select = win.this, win.find_ancestor(exp.Select)
         partition, order = win.args.get("partition_by") or [], win.args.get("order")
+        # a rank that a WHERE filters on picks "the top n": how it treats ties decides the answer
+        alias = win.parent.alias.lower() if isinstance(win.parent, exp.Alias) else ""
+        filtered = any(
+            c.name.lower() == alias for w in tree.find_all(exp.Where) for c in _columns(w)
+        )
         for cls, weight in _RANKERS.get(type(fn), []):
-            yield f"{fn.key.upper()} -> {cls.key.upper()}", weight, win.copy().set("this", cls())
+            weight += 0.2 if filtered and alias else 0.0
+            note = f"{fn.key.upper()} -> {cls.key.upper()}"
+            yield Alt(note, weight, _with(win, "this", cls()), "window-rank")
         if partition:
-            yield "remove PARTITION BY", 0.2, win.copy().set("partition_by", None)
+            yield Alt(
+                "remove PARTITION BY", 0.2, _with(win, "partition_by", None), "window-partition"
+            )
         if not isinstance(select, exp.Select):
             return
         used = {e.sql(DIALECT).lower() for e in partition}
         used |= {o.this.sql(DIALECT).lower() for o in (order.expressions if order else [])}
-        for col in [p.unalias() for p in select.expressions]:
-            if isinstance(col, exp.Column) and col.sql(DIALECT).lower() not in used:
-                new = win.copy().set("partition_by", [col.copy()])
-                yield f"PARTITION BY {col.sql(DIALECT)}", 0.15, new
+        # the output sorted by a column first is usually grouped by it: partition by that one
         by_alias = {p.alias.lower(): p.unalias() for p in select.expressions if p.alias}
         outer = select.args.get("order")
+        lead = outer.expressions[0].this.sql(DIALECT).lower() if outer else ""
+        for col in [p.unalias() for p in select.expressions]:
+            if isinstance(col, exp.Column) and col.sql(DIALECT).lower() not in used:
+                new = _with(win, "partition_by", [col.copy()])
+                weight = 0.6 if col.sql(DIALECT).lower() == lead else 0.15
+                yield Alt(f"PARTITION BY {col.sql(DIALECT)}", weight, new, "window-partition")
         for key in outer.expressions if outer and order else []:
             term = key.this
             if isinstance(term, exp.Column) and not term.table:
                 term = by_alias.get(term.name.lower(), term)
             if term.sql(DIALECT).lower() not in used and not term.find(exp.Window):
                 new = win.copy()
-                new.args["order"].append("expressions", exp.Ordered(this=term.copy()))
-                yield f"window ORDER BY also {term.sql(DIALECT)}", 0.7, new
+                new.args["order"].append("expressions", _ascending(term.copy()))
+                weight = 0.2 if isinstance(fn, exp.Rank | exp.DenseRank) else 0.7
+                yield Alt(f"window ORDER BY also {term.sql(DIALECT)}", weight, new, "window-order")
         spec = win.args.get("spec")
         if isinstance(fn, exp.Sum | exp.Count | exp.Avg | exp.Max | exp.Min) and order:
             if spec is None:
                 frame = exp.WindowSpec(
                     kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW"
                 )
-                yield "ROWS frame up to the current row", 0.5, win.copy().set("spec", frame)
+                new = _with(win, "spec", frame)
+                yield Alt("ROWS frame up to the current row", 0.5, new, "window-frame")
             elif spec.args.get("kind") in ("ROWS", "RANGE"):
                 kind = "RANGE" if spec.args["kind"] == "ROWS" else "ROWS"
                 new = win.copy()
                 new.args["spec"].set("kind", kind)
-                yield f"frame {spec.args['kind']} -> {kind}", 0.2, new
+                yield Alt(f"frame {spec.args['kind']} -> {kind}", 0.2, new, "window-frame")
 
     yield from _alternatives(tree, (exp.Window,), "window", alts)
 
@@ -762,14 +891,14 @@ def fanout(tree: Node, schema: Schema) -> Iterator[Edit]:
                 agg.replace(
                     (exp.Sum if isinstance(agg, exp.Sum | exp.Count) else type(agg))(this=value)
                 )
-            yield f"total {alias} per row in a subquery", 0.8, new
+            yield Alt(f"total {alias} per row in a subquery", 0.8, new)
 
     yield from _alternatives(tree, (exp.Select,), "fanout", alts)
 
 
 FAMILIES: tuple[Family, ...] = (
     join_type, join_filter, join_key, aggregates, group_keys, having_where, comparisons,
-    date_between, precedence, nulls, coalesce, distinct, division, order_direction,
+    date_between, precedence, logic, nulls, coalesce, distinct, division, order_direction,
     set_operations, string_match, limits, windows, fanout,
 )  # fmt: skip
 
@@ -840,10 +969,12 @@ _CLAUSES = frozenset({
 _VALUE_ENDS = frozenset({
     TokenType.VAR, TokenType.NUMBER, TokenType.STRING, TokenType.R_PAREN, TokenType.STAR,
 })  # fmt: skip
-_KEYWORDS = (
-    "SELECT FROM WHERE GROUP ORDER BY HAVING LIMIT JOIN LEFT INNER ON AND OR NOT NULL DISTINCT "
-    "UNION CASE WHEN THEN ELSE END AS IN IS EXISTS BETWEEN LIKE UPDATE DELETE SET"
-).split()
+_VAR, _COMMA = TokenType.VAR, TokenType.COMMA
+_KEYWORDS = [
+    "SELECT", "FROM", "WHERE", "GROUP", "ORDER", "BY", "HAVING", "LIMIT", "JOIN", "LEFT", "INNER",
+    "ON", "AND", "OR", "NOT", "NULL", "DISTINCT", "UNION", "CASE", "WHEN", "THEN", "ELSE", "END",
+    "AS", "IN", "IS", "EXISTS", "BETWEEN", "LIKE", "UPDATE", "DELETE", "SET",
+]  # fmt: skip
 
 
 def syntax_repairs(sql: str, schema: Schema) -> list[tuple[str, str]]:
@@ -865,9 +996,9 @@ def syntax_repairs(sql: str, schema: Schema) -> list[tuple[str, str]]:
         depth += {TokenType.L_PAREN: 1, TokenType.R_PAREN: -1}.get(tok.token_type, 0)
         if tok.token_type == TokenType.COMMA and (not after or after[0] in _CLAUSES):
             out.append(("remove a trailing comma", sql[: tok.start] + sql[tok.end + 1 :]))
-        if tok.token_type in _VALUE_ENDS and after[:1] == [TokenType.VAR] and len(after) == 2:
-            if after[1] in (TokenType.DOT, TokenType.L_PAREN, TokenType.COMMA):
-                out.append(("add a missing comma", sql[: tok.end + 1] + "," + sql[tok.end + 1 :]))
+        starts_item = after in ([_VAR, TokenType.DOT], [_VAR, TokenType.L_PAREN], [_VAR, _COMMA])
+        if tok.token_type in _VALUE_ENDS and starts_item:
+            out.append(("add a missing comma", sql[: tok.end + 1] + "," + sql[tok.end + 1 :]))
         if tok.token_type == TokenType.VAR and tok.text.lower() not in names:
             for word in difflib.get_close_matches(tok.text.upper(), _KEYWORDS, 1, 0.75):
                 out.append((f"{tok.text} -> {word}", sql[: tok.start] + word + sql[tok.end + 1 :]))

@@ -5,9 +5,10 @@ the most promising) with the families of :mod:`sqldebug.agents.edits`, and ranks
 spending a step:
 
 - **a local dry run.** The observation's DDL and sample rows make a small in-memory SQLite
-  database; a candidate that does not prepare there (a syntax or binding error) is dropped, and
-  the broken query's own local error says what kind of repair comes first. Five rows a table is
-  too few to judge results, so the dry run only vets that a candidate runs;
+  database; a candidate that fails there (a syntax or binding error) goes to the back of the
+  queue, and the broken query's own local error says which repairs come first (syntax repairs,
+  or the closest column for ``no such column``). Five rows a table are too few to judge results,
+  so the dry run only vets that a candidate runs;
 - **priors.** Each edit carries the weight its family gives it from the query's shape (``= NULL``,
   a BETWEEN of date strings, a non-aggregate test in HAVING), and simple keyword cues in the
   intent ('ties', 'share', 'without', 'running') raise the families they point at.
@@ -23,18 +24,20 @@ uses is in the :class:`~sqldebug.models.Observation`.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import sqlite3
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 import sqlglot
-from sqlglot import exp
 
 from sqldebug.agents.base import BaseAgent
 from sqldebug.agents.edits import (
     DIALECT,
     Edit,
+    Node,
     Schema,
     identifier_repairs,
     render,
@@ -43,36 +46,44 @@ from sqldebug.agents.edits import (
 )
 from sqldebug.models import Action, Observation
 
-#: intent phrases -> the edit families they make more likely (matched on whole words)
-CUES: tuple[tuple[tuple[str, ...], tuple[str, ...]], ...] = (
-    (
-        ("every", "all", "without", "none", "including", "with no", "0 for", "null for"),
-        ("left-join", "join-filter", "count-col"),
-    ),
-    (
-        ("different", "distinct", "unique", "once", "duplicate", "duplicates"),
-        ("count-distinct", "distinct", "group-by"),
-    ),
-    (("tie", "ties", "tied", "share the top", "all of them"), ("limit-rank", "window")),
-    (
-        ("share", "ratio", "fraction", "percent", "percentage", "proportion", "rate"),
-        ("int-division",),
-    ),
-    (
-        ("month", "day", "days", "time of day", "any time", "through", "inclusive"),
-        ("date-range", "comparison"),
-    ),
-    (
-        ("null", "unknown", "no coupon", "missing", "nobody", "no one", "whom nobody"),
-        ("null", "coalesce"),
-    ),
-    (("either", "or"), ("precedence",)),
-    (("running", "cumulative", "one at a time", "up to and including"), ("window",)),
-    (("once per", "counted once", "per order"), ("fanout",)),
-)
-SYNTAX_WEIGHT = 3.0
-NEIGHBOUR_BONUS = 3.0
-FAILS_LOCALLY = 0.02
+#: edit family -> intent phrases that make it likelier (whole words; each hit adds 50%, two at most)
+CUES: dict[str, tuple[str, ...]] = {
+    "left-join": ("every", "without", "none", "including", "with no", "0 for", "null for", "even"),
+    "join-filter": ("every", "without", "including", "with no", "0 for", "null for"),
+    "count-col": ("0 for", "with no", "none", "without"),
+    "count-distinct": ("different", "distinct", "unique", "once", "each one once"),
+    "distinct": ("distinct", "once", "duplicate", "duplicates", "exactly once"),
+    "group-by": ("duplicate", "duplicates", "same", "whatever"),
+    "limit-rank": ("tie", "ties", "tied", "all of them"),
+    "window-rank": ("tie", "ties", "tied", "share the top", "all of them"),
+    "window-order": ("running", "cumulative", "one at a time"),
+    "window-frame": ("running", "cumulative", "up to and including"),
+    "window-partition": ("within", "per", "own", "for each", "each"),
+    "int-division": ("share", "ratio", "fraction", "percent", "proportion", "decimals"),
+    "date-range": ("month", "day", "days", "time of day", "any time", "inclusive", "through"),
+    "cmp-lte": ("at most", "or fewer", "or less", "up to", "no more than", "or earlier", "until"),
+    "cmp-gte": ("at least", "or more", "no fewer than", "no less than", "or later", "since"),
+    "cmp-lt": ("less than", "fewer than", "below", "under", "before", "earlier than"),
+    "cmp-gt": ("more than", "greater than", "above", "over", "after", "exceeds", "later than"),
+    "null": ("null", "no coupon", "missing", "nobody", "no one", "unknown", "without any"),
+    "coalesce": ("0 for", "0 when", "unknown", "null"),
+    "precedence": ("either", "or"),
+    "fanout": ("once per", "counted once", "per order"),
+    "agg-sum": ("total", "sum", "summed"),
+    "agg-avg": ("average", "mean"),
+    "agg-max": ("highest", "maximum", "largest", "latest", "most recent"),
+    "agg-min": ("lowest", "minimum", "smallest", "earliest"),
+    "order": ("highest first", "lowest first", "most expensive first", "cheapest first",
+              "latest first", "newest first", "oldest first", "descending", "ascending"),
+    "string-match": ("case", "capitalisation", "capitalization", "upper", "lower", "spaces"),
+}  # fmt: skip
+SYNTAX_WEIGHT = 3.0  # a statement that does not parse has to be repaired before anything else
+NEIGHBOUR_BONUS = 3.0  # neighbours of a candidate that earned a gain go first ...
+NEIGHBOUR_TRIES = 3  # ... for this many misses in a row, then they compete on their priors
+FAILS_LOCALLY = 0.02  # a candidate that fails on the sample data is kept, far back
+PAIR_FACTOR = 0.6  # a pair of edits ranks below each of its halves
+PAIRED = 6  # pairs are the neighbours of this many of the best single edits
+WORK = 24_000  # tree nodes copied per reset, at most: max_candidates for a query of ~120 nodes
 
 
 @dataclass
@@ -80,11 +91,13 @@ class Candidate:
     """A full SQL statement to submit, where it came from, and how promising it looks."""
 
     sql: str
-    tree: exp.Expression | None
+    tree: Node | None
     family: str
     note: str
-    score: float
-    tiebreak: float
+    prior: float  # the edit's weight times its intent cues (a pair: the weaker half's, reduced)
+    parents: set[str] = field(default_factory=set)  # statements this one is a single edit from
+    runs: bool = True  # prepared and ran on the local sample data
+    tiebreak: float = 0.0
 
 
 class LocalDB:
@@ -96,7 +109,9 @@ class LocalDB:
     """
 
     def __init__(self, obs: Observation) -> None:
-        self.conn: sqlite3.Connection | None = sqlite3.connect(":memory:")
+        self.runs = 0
+        # autocommit: the only transactions are the dry runs' own savepoints
+        self.conn: sqlite3.Connection | None = sqlite3.connect(":memory:", isolation_level=None)
         try:
             self.conn.executescript(obs.schema_sql)
             for table, sample in obs.sample_rows.items():
@@ -106,13 +121,15 @@ class LocalDB:
                         self.conn.execute(f'INSERT INTO "{table}" VALUES ({marks})', row)
                     except sqlite3.Error:
                         continue  # a row that breaks a constraint here: leave it out
-        except (sqlite3.Error, ValueError):
+        except (sqlite3.Error, ValueError):  # DDL SQLite cannot run here: no dry runs at all
+            self.conn.close()
             self.conn = None
 
     def error(self, sql: str) -> str | None:
         """SQLite's message when ``sql`` fails here, or None when it runs (writes are undone)."""
         if self.conn is None:
             return None
+        self.runs += 1
         steps = 0
 
         def budget() -> int:
@@ -146,17 +163,18 @@ def _words(text: str) -> str:
 
 
 def _cue_boosts(intent: str) -> dict[str, float]:
+    """Family -> how much the intent's wording raises its edits' priors."""
     words = _words(intent)
-    boosts: dict[str, float] = {}
-    for phrases, families in CUES:
-        hits = sum(f" {p} " in words for p in phrases)
-        for family in families:
-            boosts[family] = boosts.get(family, 0.0) + min(hits, 2) * 0.5
-    return boosts
+    return {fam: 0.5 * min(2, sum(f" {p} " in words for p in cues)) for fam, cues in CUES.items()}
 
 
 class SearchAgent(BaseAgent):
-    """Edits the broken query with sqlglot and lets the environment's grades choose among them."""
+    """Edits the broken query with sqlglot and lets the environment's grades choose among them.
+
+    ``max_candidates`` caps the queue built at reset; ``seed`` only orders candidates of equal
+    score, from a ``random.Random`` re-seeded at every reset, so the same observations always
+    give the same actions. Works on queries and on mutations (UPDATE/DELETE) alike.
+    """
 
     name = "search"
 
@@ -168,19 +186,21 @@ class SearchAgent(BaseAgent):
         self._queued: dict[str, Candidate] = {}
         self._last: Candidate | None = None
         self._best: Candidate | None = None
+        self._misses = 0  # neighbours of the best tried since its gain, without a new gain
         self._local: LocalDB | None = None
         self._schema = Schema({})
         self._boosts: dict[str, float] = {}
         self._rng = random.Random(seed)
         self._fallback = ""
+        self._limit = max_candidates
 
     # -- the protocol ---------------------------------------------------------------------------
 
     def reset(self, obs: Observation, info: dict[str, Any]) -> None:
         """Build the candidate queue for this episode; nothing here costs a step."""
         self._rng = random.Random(self.seed)  # same observation, same actions, in any run order
-        self._queue, self._tried, self._last, self._best = [], set(), None, None
-        self._queued: dict[str, Candidate] = {}
+        self._queue, self._tried, self._queued = [], set(), {}
+        self._last, self._best, self._misses = None, None, 0
         self._fallback = obs.broken_query
         self._schema = Schema.from_ddl(obs.schema_sql)
         self._boosts = _cue_boosts(obs.intent)
@@ -194,21 +214,23 @@ class SearchAgent(BaseAgent):
 
     def act(self, obs: Observation) -> Action | dict[str, Any] | str:
         """Read the last submission's feedback, then submit the best untried candidate."""
-        if not self._queue and self._local is None:  # act() without reset(): start now
+        if self._local is None:  # act() without reset(): start the episode now
             self.reset(obs, {})
-        try:
+        with contextlib.suppress(Exception):  # feedback is a bonus: never fail a step over it
             self._learn(obs)
-        except Exception:
-            pass
-        self._queue.sort(key=lambda c: (-c.score, c.tiebreak))
-        while self._queue:
-            cand = self._queue.pop(0)
-            if cand.sql not in self._tried:
-                self._tried.add(cand.sql)
-                self._last = cand
-                return cand.sql
-        self._last = None
-        return self._best.sql if self._best is not None else self._fallback
+        untried = [c for c in self._queue if c.sql not in self._tried]
+        if not untried:  # out of ideas: the best so far again (or the broken query)
+            self._last = None
+            return self._best.sql if self._best is not None else self._fallback
+        cand = min(untried, key=lambda c: (-self._score(c), c.tiebreak))
+        self._queue.remove(cand)
+        self._tried.add(cand.sql)
+        self._last = cand
+        return cand.sql
+
+    def usage(self) -> dict[str, Any]:
+        """What this episode's search spent: candidates built and local dry runs."""
+        return {"candidates": len(self._queued), "dry_runs": self._local.runs if self._local else 0}
 
     def close(self) -> None:
         if self._local is not None:
@@ -218,31 +240,32 @@ class SearchAgent(BaseAgent):
     # -- search ---------------------------------------------------------------------------------
 
     def _plan(self, broken: str) -> None:
-        """First-order candidates, the repairs the local dry run calls for, then pairs."""
+        """The repairs the local dry run calls for, every single edit, then pairs of edits."""
         self._tried.add(broken.strip())
         tree = self._parse(broken)
         if tree is not None:
             self._tried.add(render(tree) or broken)
         error = self._local.error(broken) if self._local else None
-        if error is not None and (
-            "syntax error" in error or "incomplete input" in error or tree is None
-        ):
+        if error is not None and (tree is None or "syntax error" in error or "incomplete" in error):
             for note, text in syntax_repairs(broken, self._schema):
-                self._add(Candidate(text, self._parse(text), "syntax", note, SYNTAX_WEIGHT, 0.0))
+                self._add(Candidate(text, self._parse(text), "syntax", note, SYNTAX_WEIGHT))
         if tree is None:
             return
         if error is not None:
-            self._add_edits(identifier_repairs(tree, self._schema, error), bonus=0.0)
-        firsts = self._add_edits(single_edits(tree, self._schema), bonus=0.0)
-        firsts.sort(key=lambda c: -c.score)
-        for first in firsts[:6]:
-            if first.tree is None or len(self._queue) >= self.max_candidates:
+            self._add_edits(identifier_repairs(tree, self._schema, error))
+        # each candidate copies, renders and dry-runs the whole tree: a big query gets fewer
+        size = sum(1 for _ in tree.walk())
+        self._limit = min(self.max_candidates, max(PAIRED, WORK // max(size, 1)))
+        firsts = self._add_edits(single_edits(tree, self._schema), limit=self._limit)
+        pairs = [
+            (PAIR_FACTOR * min(first.prior, self._prior(edit)), first, edit)
+            for first in sorted(firsts, key=lambda c: -self._score(c))[:PAIRED]
+            for edit in (single_edits(first.tree, self._schema) if first.tree else [])
+        ]
+        for prior, first, edit in sorted(pairs, key=lambda p: -p[0]):
+            if len(self._queue) >= self._limit:
                 break
-            for edit in single_edits(first.tree, self._schema):
-                score = first.score * self._prior(edit) * 0.5
-                self._add_tree(edit, score, f"{first.note}; {edit.note}")
-        self._queue.sort(key=lambda c: (-c.score, c.tiebreak))
-        del self._queue[self.max_candidates :]
+            self._add_edit(edit, prior, {first.sql}, f"{first.note}; {edit.note}")
 
     def _learn(self, obs: Observation) -> None:
         """A gain means the last candidate beat every earlier submission: search around it."""
@@ -250,49 +273,59 @@ class SearchAgent(BaseAgent):
         if last is None or obs.last_action is None or obs.last_action.sql != last.sql:
             return
         rb = obs.reward_breakdown
-        gain = rb.correct + rb.executes + rb.valid + rb.progress
-        if obs.error is None and gain > 1e-9:
-            self._best = last
-            if last.tree is not None:
-                self._add_edits(single_edits(last.tree, self._schema), bonus=NEIGHBOUR_BONUS)
-        elif obs.error is not None and obs.error.kind in ("binding", "syntax") and last.tree:
-            repairs = identifier_repairs(last.tree, self._schema, obs.error.message)
-            self._add_edits(repairs, bonus=NEIGHBOUR_BONUS)
+        if obs.error is None and rb.correct + rb.executes + rb.valid + rb.progress > 1e-9:
+            self._best, self._misses = last, 0
+            neighbours = single_edits(last.tree, self._schema) if last.tree else []
+            self._add_edits(neighbours, last.sql, limit=self._limit)
+            return
+        if self._best is not None and self._best.sql in last.parents:
+            self._misses += 1
+        if obs.error is not None and last.tree is not None:
+            self._add_edits(identifier_repairs(last.tree, self._schema, obs.error.message))
+
+    def _score(self, cand: Candidate) -> float:
+        """The prior, cut for a candidate that fails locally, raised near the best so far."""
+        score = cand.prior * (1.0 if cand.runs else FAILS_LOCALLY)
+        near_best = self._best is not None and self._best.sql in cand.parents
+        return score + (NEIGHBOUR_BONUS if near_best and self._misses < NEIGHBOUR_TRIES else 0.0)
 
     def _prior(self, edit: Edit) -> float:
         return edit.weight * (1.0 + self._boosts.get(edit.family, 0.0))
 
-    def _add_edits(self, edits: Any, bonus: float) -> list[Candidate]:
-        added = []
-        for edit in edits:
-            cand = self._add_tree(edit, self._prior(edit) + bonus, edit.note)
-            if cand is not None:
-                added.append(cand)
-        return added
+    def _add_edits(
+        self, edits: Iterable[Edit], parent: str | None = None, limit: int | None = None
+    ) -> list[Candidate]:
+        """Queue the ``limit`` most promising edits (rendering and dry runs are the costly part,
+        so a huge query is cut to size before them)."""
+        parents = {parent} if parent else set()
+        ranked = sorted(((self._prior(e), e) for e in edits), key=lambda pe: -pe[0])[:limit]
+        added = [self._add_edit(e, prior, parents, e.note) for prior, e in ranked]
+        return [c for c in added if c is not None]
 
-    def _add_tree(self, edit: Edit, score: float, note: str) -> Candidate | None:
+    def _add_edit(self, edit: Edit, prior: float, parents: set[str], note: str) -> Candidate | None:
         sql = render(edit.tree)
         if sql is None:
             return None
-        return self._add(Candidate(sql, edit.tree, edit.family, note, score, 0.0))
+        return self._add(Candidate(sql, edit.tree, edit.family, note, prior, set(parents)))
 
     def _add(self, cand: Candidate) -> Candidate | None:
-        """Queue a candidate unless it was seen before or does not run on the local data."""
+        """Queue a new candidate (dry-run first); one seen again keeps its best prior and learns
+        its new parent. Returns the candidate when it is new."""
         if cand.sql in self._tried:
             return None
         queued = self._queued.get(cand.sql)
-        if queued is not None:  # found again, from a better base: it may move up
-            queued.score = max(queued.score, cand.score)
+        if queued is not None:
+            queued.prior = max(queued.prior, cand.prior)
+            queued.parents |= cand.parents
             return None
         self._queued[cand.sql] = cand
-        if self._local is not None and self._local.error(cand.sql) is not None:
-            cand.score *= FAILS_LOCALLY  # kept, far back: the local data may be what is wrong
+        cand.runs = self._local is None or self._local.error(cand.sql) is None
         cand.tiebreak = self._rng.random()
         self._queue.append(cand)
         return cand
 
     @staticmethod
-    def _parse(sql: str) -> exp.Expression | None:
+    def _parse(sql: str) -> Node | None:
         try:
             return sqlglot.parse_one(sql, read=DIALECT)
         except Exception:
