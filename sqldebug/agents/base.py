@@ -16,6 +16,7 @@ timing out): the runner records the episode as failed and goes on.
 
 from __future__ import annotations
 
+import abc
 from typing import Any, Protocol, runtime_checkable
 
 from sqldebug.errors import SQLDebugError
@@ -45,7 +46,7 @@ class Agent(Protocol):
         """Release what the agent holds (processes, connections)."""
 
 
-class BaseAgent:
+class BaseAgent(abc.ABC):
     """Convenience base: no-op hooks, so a simple agent only writes ``act``."""
 
     name = "base"
@@ -53,8 +54,9 @@ class BaseAgent:
     def reset(self, obs: Observation, info: dict[str, Any]) -> None:
         return None
 
+    @abc.abstractmethod
     def act(self, obs: Observation) -> Action | dict[str, Any] | str:
-        raise NotImplementedError  # pragma: no cover - every agent defines it
+        """The next action for this observation."""
 
     def usage(self) -> dict[str, Any]:
         return {}
