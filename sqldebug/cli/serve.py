@@ -54,6 +54,9 @@ def serve(
         runs=str(runs) if runs else None,
         env=EnvConfig.build(k=k),
     )
+    from sqldebug.catalog import load_catalog
+
+    load_catalog(config.tasks)  # a broken task folder is reported before anything listens
     sock = bind(host, port, shared=workers > 1)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: reachable from other machines")
