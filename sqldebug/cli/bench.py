@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
-import json as jsonlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from sqldebug.cli.exit_codes import ExitCode
-from sqldebug.cli.options import Category, Dataset, Difficulty, Json, Split, TasksDir
+from sqldebug.cli.options import (
+    Category,
+    Dataset,
+    Difficulty,
+    Json,
+    Split,
+    TasksDir,
+    parse_agent_options,
+)
 from sqldebug.cli.output import emit_json, err, fail, guarded, out
 
 
@@ -24,20 +31,6 @@ def _seeds(text: str) -> list[int]:
             raise typer.BadParameter("the seed count must be at least 1")
         return list(range(parts[0]))
     return parts
-
-
-def _options(pairs: list[str]) -> dict[str, Any]:
-    """``KEY=VALUE`` pairs; a value is JSON when it parses as JSON (numbers, true), else text."""
-    options: dict[str, Any] = {}
-    for pair in pairs:
-        key, sep, value = pair.partition("=")
-        if not sep or not key:
-            raise typer.BadParameter(f"{pair!r}: an agent option is KEY=VALUE")
-        try:
-            options[key] = jsonlib.loads(value)
-        except ValueError:
-            options[key] = value
-    return options
 
 
 @guarded
@@ -84,7 +77,7 @@ def bench(
         raise fail(
             f"unknown agent {agent!r}; the agents are: {', '.join(AGENT_NAMES)}", ExitCode.USAGE
         )
-    options = _options(option or [])
+    options = parse_agent_options(option or [])
     for flag, key, value, owner in (
         ("--command", "command", command, "command"),
         ("--base-url", "base_url", base_url, "openai"),

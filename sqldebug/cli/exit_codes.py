@@ -7,6 +7,7 @@ from enum import IntEnum
 from sqldebug.errors import (
     ActionError,
     EpisodeError,
+    OptionError,
     TaskFileError,
     TaskSetError,
     UnknownTaskError,
@@ -34,4 +35,6 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         return ExitCode.TASKS
     if isinstance(exc, EpisodeError | ActionError):
         return ExitCode.EPISODE
+    if isinstance(exc, OptionError):
+        return ExitCode.USAGE
     return ExitCode.FAILURE

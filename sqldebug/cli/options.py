@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import json as jsonlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import typer
 
@@ -64,3 +65,17 @@ Server = Annotated[
         show_envvar=False,
     ),
 ]
+
+
+def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
+    """``KEY=VALUE`` pairs; a value is JSON when it parses as JSON (numbers, true), else text."""
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise typer.BadParameter(f"{pair!r}: an agent option is KEY=VALUE")
+        try:
+            options[key] = jsonlib.loads(value)
+        except ValueError:
+            options[key] = value
+    return options
