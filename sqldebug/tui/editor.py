@@ -59,7 +59,7 @@ class SQLEditor(TextArea):
 
             if not TREE_SITTER:
                 return set()
-            import tree_sitter_sql  # type: ignore[import-not-found]  # noqa: F401
+            import tree_sitter_sql  # noqa: F401
         except ImportError:
             return set()
         return {"sql"}

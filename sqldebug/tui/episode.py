@@ -75,6 +75,7 @@ class EpisodeScreen(Screen[None]):
         self.task_id = task_id
         self.revealed = 0  # hints the person asked for, beyond those the engine unlocked
         self.watching = False  # an agent is playing (until paused for good by `t`)
+        self.thinking = False  # the agent is choosing its action, on a worker thread
         self.paused = False
         self._timer: Timer | None = None
 
@@ -271,18 +272,30 @@ class EpisodeScreen(Screen[None]):
             self.agent_step()
 
     def agent_step(self) -> None:
-        """Ask the agent for one action and play it; its failure ends watch mode, visibly."""
+        """Ask the agent for one action (on a worker thread: a model may take seconds, and the
+        screen keeps answering meanwhile) and play it here; its failure pauses, visibly."""
         agent, obs = self.app.agent, self.app.env.observation
-        if agent is None or obs.done:
+        if agent is None or obs.done or self.thinking:
             return
-        try:
-            action = agent.act(obs)
-        except Exception as exc:  # AgentError, or any failure of outside code
-            self._agent_failed(exc)
-            return
-        self.play(action)
+        self.thinking = True
+
+        def think() -> None:
+            try:
+                action = agent.act(obs)
+            except Exception as exc:  # AgentError, or any failure of outside code
+                self.app.call_from_thread(self._agent_failed, exc)
+            else:
+                self.app.call_from_thread(self._agent_acted, action)
+
+        self.run_worker(think, thread=True, group="agent", exit_on_error=False)
+
+    def _agent_acted(self, action: Action | dict[str, Any] | str) -> None:
+        self.thinking = False
+        if self.watching and not self.app.env.observation.done:
+            self.play(action)
 
     def _agent_failed(self, exc: Exception) -> None:
+        self.thinking = False
         kind = "agent error" if isinstance(exc, SQLDebugError) else type(exc).__name__
         self.result.show_text("Agent error", f"[b red]{kind}[/]: {escape(str(exc))}", error=True)
         self.paused = True
