@@ -242,6 +242,17 @@ class Catalog:
         ]
 
 
+def counts(tasks: Iterable[Task]) -> dict[str, dict[str, int]]:
+    """How many tasks there are by category, difficulty, dataset, split and kind."""
+    out: dict[str, dict[str, int]] = {}
+    for task in tasks:
+        for key in ("category", "difficulty", "dataset", "split", "kind"):
+            group = out.setdefault(key, {})
+            value = str(getattr(task, key))
+            group[value] = group.get(value, 0) + 1
+    return {key: dict(sorted(group.items())) for key, group in out.items()}
+
+
 _CACHE: dict[tuple[Path, str], Catalog] = {}
 
 

@@ -100,6 +100,30 @@ def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
     return reasons
 
 
+def near_duplicates(tasks: list[Task]) -> list[str]:
+    """Warnings for tasks on the same dataset whose solutions are the same query once normalised
+    by sqlglot (identifiers lower-cased, layout and comments dropped): likely the same bug twice."""
+    import sqlglot
+
+    seen: dict[tuple[str, str], str] = {}
+    warnings = []
+    for task in tasks:
+        try:
+            shape = sqlglot.parse_one(task.solution, read="sqlite").sql(
+                dialect="sqlite", normalize=True
+            )
+        except sqlglot.errors.SqlglotError:
+            continue  # an unparseable solution is reported by check_task
+        key = (task.dataset, shape)
+        if key in seen:
+            warnings.append(
+                f"{task.id} and {seen[key]} have the same solution: the same bug twice?"
+            )
+        else:
+            seen[key] = task.id
+    return warnings
+
+
 def validate(runtime: Runtime, task_ids: list[str] | None = None, *, k: int = 4) -> list[Problem]:
     """Every broken invariant of the catalog's tasks (or of ``task_ids``), in id order."""
     tasks = (

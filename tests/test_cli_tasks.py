@@ -34,18 +34,22 @@ def test_help_and_version() -> None:
 def test_list_json_filters() -> None:
     code, out, _ = invoke("tasks", "list", "--json")
     assert code == 0
-    everything = json.loads(out)
+    doc = json.loads(out)
+    everything = doc["tasks"]
+    assert sum(doc["counts"]["category"].values()) == len(everything)
+    assert set(doc["counts"]) == {"category", "difficulty", "dataset", "split", "kind"}
     assert len(everything) >= 12 and {"id", "category", "split"} <= set(everything[0])
     code, out, _ = invoke("tasks", "list", "--json", "--dataset", "hr", "--split", "test")
-    some = json.loads(out)
+    some = json.loads(out)["tasks"]
     assert some and all(t["id"].startswith("hr/") and t["split"] == "test" for t in some)
     code, out, _ = invoke("tasks", "list", "--category", "window", "--json")
-    assert all(t["category"] == "window" for t in json.loads(out))
+    assert all(t["category"] == "window" for t in json.loads(out)["tasks"])
 
 
 def test_list_for_people() -> None:
     code, out, _ = invoke("tasks", "list")
     assert code == 0 and "shop/top-products-ties" in out
+    assert "by category" in out and "by split" in out
 
 
 def test_bad_flags_are_usage_errors() -> None:
@@ -123,7 +127,7 @@ def test_tasks_env_var(tmp_path: Path, monkeypatch: object) -> None:
     for f in (folder / "hr").glob("*.yaml"):
         f.unlink()
     result = runner.invoke(app, ["tasks", "list", "--json"], env={"SQLDEBUG_TASKS": str(folder)})
-    ids = [t["id"] for t in json.loads(result.stdout)]
+    ids = [t["id"] for t in json.loads(result.stdout)["tasks"]]
     assert ids and all(i.startswith("shop/") for i in ids)
 
 
@@ -137,3 +141,19 @@ def test_installed_executable_runs() -> None:
         [sys.executable, "-m", "sqldebug", "--version"], capture_output=True, text=True, check=True
     )
     assert out.stdout.startswith("sqldebug")
+
+
+def test_validate_warns_about_near_duplicates(tmp_path: Path) -> None:
+    import yaml
+
+    folder = tmp_path / "tasks"
+    shutil.copytree(bundled_tasks_dir(), folder)
+    original = folder / "shop" / "top-products-ties.yaml"
+    data = yaml.safe_load(original.read_text())
+    data["id"] = "shop/top-products-ties-again"
+    data["solution"] = "  ".join(data["solution"].split())  # the same query, laid out anew
+    (folder / "shop" / "top-products-ties-again.yaml").write_text(yaml.safe_dump(data))
+    code, out, _ = invoke("tasks", "validate", str(folder), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["ok"]  # a warning, not a failure
+    assert any("top-products-ties-again" in w and "same solution" in w for w in report["warnings"])

@@ -29,37 +29,34 @@ def list_(
     json: Json = False,
 ) -> None:
     """List tasks, filtered by split, category, difficulty or dataset."""
-    from sqldebug.catalog import load_catalog
+    from sqldebug.catalog import counts, load_catalog
 
     catalog = load_catalog(tasks)
     chosen = catalog.filter(split=split, category=category, difficulty=difficulty, dataset=dataset)
+    keep = {"id", "title", "dataset", "category", "difficulty", "kind", "split", "max_steps"}
     if json:
-        emit_json(
-            [
-                t.model_dump(
-                    include={
-                        "id",
-                        "title",
-                        "dataset",
-                        "category",
-                        "difficulty",
-                        "kind",
-                        "split",
-                        "max_steps",
-                    }
-                )
-                for t in chosen
-            ]
-        )
+        emit_json({"tasks": [t.model_dump(include=keep) for t in chosen], "counts": counts(chosen)})
         return
+    from rich.columns import Columns
     from rich.table import Table
 
     table = Table(title=f"{len(chosen)} task(s) in {catalog.root}", title_justify="left")
-    for col in ("id", "category", "difficulty", "kind", "split", "title"):
-        table.add_column(col, overflow="fold")
+    table.add_column("id", no_wrap=True)
+    for col in ("category", "difficulty", "kind", "split"):
+        table.add_column(col)
+    table.add_column("title", overflow="fold", ratio=1)
     for t in chosen:
         table.add_row(t.id, t.category, t.difficulty, t.kind, t.split, t.title)
     out.print(table)
+    tallies = []
+    for key, group in counts(chosen).items():
+        tally = Table(title=f"by {key}", title_justify="left", show_edge=False)
+        tally.add_column(key)
+        tally.add_column("tasks", justify="right")
+        for name, n in group.items():
+            tally.add_row(name, str(n))
+        tallies.append(tally)
+    out.print(Columns(tallies, padding=(1, 3)))
 
 
 @app.command()
@@ -135,7 +132,7 @@ def validate(
     """Check every invariant of every task; exit 1 when any task breaks one."""
     from sqldebug.catalog import Catalog
     from sqldebug.runtime import Runtime
-    from sqldebug.validate import Problem, check_task
+    from sqldebug.validate import Problem, check_task, near_duplicates
 
     catalog = Catalog.load(path or tasks)
     if pool_size < k:
@@ -152,6 +149,7 @@ def validate(
                 Problem(task.id, catalog.source(task.id), r) for r in check_task(runtime, task, k=k)
             ]
             bar.advance(job)
+    warnings = near_duplicates(list(catalog.tasks.values()))
     if json:
         emit_json(
             {
@@ -162,11 +160,14 @@ def validate(
                     {"task_id": p.task_id, "path": str(p.path), "reason": p.reason}
                     for p in problems
                 ],
+                "warnings": warnings,
             }
         )
     else:
         for p in problems:
             err.print(f"[red]✗[/] {p}", soft_wrap=True)
+        for w in warnings:
+            err.print(f"[yellow]warning:[/] {w}", soft_wrap=True)
         bad = len({p.task_id for p in problems})
         total = len(catalog.tasks)
         summary = f"{total - bad} of {total} tasks valid ({len(catalog.datasets)} datasets)"
