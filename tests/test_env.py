@@ -227,8 +227,7 @@ def test_state_keeps_the_history_and_the_return() -> None:
 
 
 def test_review_mode_blocks_without_running_and_still_shapes_reward() -> None:
-    task = next(t for t in QUERY_TASKS if t.category == "syntax")
-    env = sqldebug.make(task.id, review=True)
+    env = sqldebug.make("shop/last-paid-order-syntax", review=True)  # a shop task: it has orders
     env.reset(seed=0)
     obs, reward, _, _, info = env.step("DELETE FROM orders")
     assert obs.error is not None and obs.error.kind == "blocked"
