@@ -7,15 +7,8 @@ from textual.widgets import Static
 
 from sqldebug.models import RewardBreakdown
 
-COMPONENTS = (
-    "correct",
-    "executes",
-    "valid",
-    "progress",
-    "step_cost",
-    "repeat_penalty",
-    "safety_penalty",
-)
+#: The breakdown's terms, in the model's order (everything but the total they sum to).
+COMPONENTS = tuple(name for name in RewardBreakdown.model_fields if name != "total")
 _BAR = 10  # cells for a magnitude of 1.0
 
 
