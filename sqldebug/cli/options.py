@@ -79,3 +79,10 @@ def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
         except ValueError:
             options[key] = value
     return options
+
+
+def command_group(help: str) -> typer.Typer:
+    """A Typer group as every sqldebug group is made: -h works, bare use shows the help."""
+    return typer.Typer(
+        help=help, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+    )

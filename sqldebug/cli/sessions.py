@@ -7,14 +7,10 @@ from typing import Annotated, Any
 import typer
 
 from sqldebug.cli.exit_codes import ExitCode
-from sqldebug.cli.options import Json
+from sqldebug.cli.options import Json, command_group
 from sqldebug.cli.output import emit_json, err, fail, guarded, out
 
-app = typer.Typer(
-    help="List and remove local episodes (kept under $SQLDEBUG_HOME).",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = command_group("List and remove local episodes (kept under $SQLDEBUG_HOME).")
 
 
 @app.command("list")

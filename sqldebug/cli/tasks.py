@@ -8,14 +8,18 @@ from typing import Annotated
 import typer
 
 from sqldebug.cli.exit_codes import ExitCode
-from sqldebug.cli.options import Category, Dataset, Difficulty, Json, Split, TasksDir
+from sqldebug.cli.options import (
+    Category,
+    Dataset,
+    Difficulty,
+    Json,
+    Split,
+    TasksDir,
+    command_group,
+)
 from sqldebug.cli.output import emit_json, err, fail, guarded, out
 
-app = typer.Typer(
-    help="List, show and validate tasks.",
-    no_args_is_help=True,
-    context_settings={"help_option_names": ["-h", "--help"]},
-)
+app = command_group("List, show and validate tasks.")
 
 
 @app.command("list")
