@@ -209,9 +209,6 @@ class Catalog:
             close = difflib.get_close_matches(task_id, list(self.tasks), n=3)
             raise UnknownTaskError(task_id, close) from None
 
-    def dataset_of(self, task: Task) -> Dataset:
-        return self.datasets[task.dataset]
-
     def source(self, task_id: str) -> Path:
         return self.sources[task_id]
 

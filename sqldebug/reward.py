@@ -87,9 +87,6 @@ class Score:
             max(self.progress, other.progress),
         )
 
-    def astuple(self) -> tuple[float, float, float, float]:
-        return (self.correct, self.executes, self.valid, self.progress)
-
     def weighted(self, w: RewardWeights) -> float:
         return (
             w.correct * self.correct

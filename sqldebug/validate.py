@@ -10,6 +10,7 @@ pool share the visible answer.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,13 +125,24 @@ def near_duplicates(tasks: list[Task]) -> list[str]:
     return warnings
 
 
-def validate(runtime: Runtime, task_ids: list[str] | None = None, *, k: int = 4) -> list[Problem]:
-    """Every broken invariant of the catalog's tasks (or of ``task_ids``), in id order."""
+def validate(
+    runtime: Runtime,
+    task_ids: list[str] | None = None,
+    *,
+    k: int = 4,
+    on_task: Callable[[Task], None] | None = None,
+) -> list[Problem]:
+    """Every broken invariant of the catalog's tasks (or of ``task_ids``), in id order.
+
+    ``on_task(task)`` is called before each task is checked (the command line shows progress).
+    """
     tasks = (
         runtime.catalog.filter(ids=task_ids) if task_ids else list(runtime.catalog.tasks.values())
     )
     problems = []
     for task in tasks:
+        if on_task is not None:
+            on_task(task)
         for reason in check_task(runtime, task, k=k):
             problems.append(Problem(task.id, runtime.catalog.source(task.id), reason))
     return problems

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -18,6 +18,9 @@ from sqldebug.cli.options import (
     command_group,
 )
 from sqldebug.cli.output import emit_json, err, fail, guarded, out
+
+if TYPE_CHECKING:
+    from sqldebug.spec import Task
 
 app = command_group("List, show and validate tasks.")
 
@@ -136,23 +139,22 @@ def validate(
     """Check every invariant of every task; exit 1 when any task breaks one."""
     from sqldebug.catalog import Catalog
     from sqldebug.runtime import Runtime
-    from sqldebug.validate import Problem, check_task, near_duplicates
+    from sqldebug.validate import near_duplicates
+    from sqldebug.validate import validate as check_all
 
     catalog = Catalog.load(path or tasks)
     if pool_size < k:
         raise fail(f"--pool-size ({pool_size}) must be at least --k ({k})", ExitCode.USAGE)
     runtime = Runtime(catalog, pool_size=pool_size)
-    problems: list[Problem] = []
     from rich.progress import Progress
 
     with Progress(console=err, transient=True, disable=json) as bar:
         job = bar.add_task("validating", total=len(catalog.tasks))
-        for task in catalog.tasks.values():
-            bar.update(job, description=task.id)
-            problems += [
-                Problem(task.id, catalog.source(task.id), r) for r in check_task(runtime, task, k=k)
-            ]
-            bar.advance(job)
+
+        def show(task: Task) -> None:
+            bar.update(job, description=task.id, advance=1)
+
+        problems = check_all(runtime, k=k, on_task=show)
     warnings = near_duplicates(list(catalog.tasks.values()))
     if json:
         emit_json(

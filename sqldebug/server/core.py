@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 from sqldebug.actions import parse_action
 from sqldebug.database import INLINE_BUDGET, Escalate
 from sqldebug.env import EnvConfig, SQLDebugEnv
-from sqldebug.models import Action, Observation
+from sqldebug.models import Observation
 from sqldebug.runtime import Runtime, get_runtime
 from sqldebug.sessions import Session, SessionBusy, SessionStore
 
@@ -240,4 +240,4 @@ def latest_run_summary(runs: Path) -> dict[str, Any] | None:
     return {"run": candidates[-1].parent.name, "summary": summary}
 
 
-__all__ = ["Action", "Latency", "ServerConfig", "ServerCore", "step_payload"]
+__all__ = ["Latency", "ServerConfig", "ServerCore", "step_payload"]
