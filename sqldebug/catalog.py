@@ -15,15 +15,16 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from sqldebug.errors import TaskFileError, TaskSetError, UnknownTaskError
 from sqldebug.spec import Dataset, Task
 
 TASKS_ENV = "SQLDEBUG_TASKS"
+M = TypeVar("M", bound=BaseModel)
 
 
 # libyaml's parser where PyYAML was built with it (the wheels are): ~10x faster on task files.
@@ -49,6 +50,10 @@ def _construct_bool(loader: _Loader, node: yaml.ScalarNode) -> Any:
 
 
 _Loader.add_constructor("tag:yaml.org,2002:bool", _construct_bool)
+
+
+#: The sub-folder of a task folder holding the generator's seed query banks (``<dataset>.yaml``).
+SEEDS_DIR = "seeds"
 
 
 def bundled_tasks_dir() -> Path:
@@ -107,10 +112,11 @@ def _line_of(node: yaml.Node | None, loc: Iterable[int | str]) -> int | None:
     return line
 
 
-def _parse_model(path: Path, model: type[Dataset] | type[Task]) -> Dataset | Task:
+def parse_model(path: Path, model: type[M]) -> M:
+    """``model`` read from the YAML file at ``path``; a TaskFileError names the field and line."""
     data, node = _read_yaml(path)
     if not isinstance(data, dict):
-        kind = "dataset" if model is Dataset else "task"
+        kind = {Dataset: "dataset", Task: "task"}.get(model, model.__name__)
         raise TaskFileError(path, f"expected a mapping of {kind} fields, got {type(data).__name__}")
     try:
         return model.model_validate(data)
@@ -158,7 +164,8 @@ class Catalog:
         errors: list[TaskFileError] = []
         hasher = hashlib.sha256()
         data_dir = root / "datasets"
-        files = sorted(p for p in root.rglob("*.yaml") if p.is_file())
+        seed_dir = root / SEEDS_DIR  # the generator's seed queries: not tasks
+        files = sorted(p for p in root.rglob("*.yaml") if p.is_file() and seed_dir not in p.parents)
         if not files:
             raise TaskFileError(root, "no .yaml task files in this folder")
         broken_datasets = False
@@ -166,7 +173,9 @@ class Catalog:
             hasher.update(str(file.relative_to(root)).encode() + b"\0" + file.read_bytes())
             is_dataset = data_dir in file.parents
             try:
-                item = _parse_model(file, Dataset if is_dataset else Task)
+                item: Dataset | Task = (
+                    parse_model(file, Dataset) if is_dataset else parse_model(file, Task)
+                )
             except TaskFileError as exc:
                 errors.append(exc)
                 broken_datasets |= is_dataset

@@ -35,6 +35,11 @@ from sqldebug.runtime import Runtime, get_runtime
 from sqldebug.spec import Task
 
 
+def is_generated(task_id: str) -> bool:
+    """Whether a task reference asks for a generated task (``generated`` or ``generated:...``)."""
+    return task_id == "generated" or task_id.startswith(("generated:", "generated?"))
+
+
 @dataclass(frozen=True)
 class EnvConfig:
     """How episodes are run. Every field can be passed to :func:`sqldebug.make` by name."""
@@ -99,6 +104,8 @@ class SQLDebugEnv:
         self.config = config or EnvConfig()
         self._task: Task | None = None
         self._obs: Observation | None = None
+        #: a ``generated:...`` reference: each reset plays the task generated for its seed
+        self.generated: str | None = None
 
     # -- episode ------------------------------------------------------------------------------
 
@@ -131,7 +138,10 @@ class SQLDebugEnv:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise OptionError(f"seed must be an integer, not {type(seed).__name__}")
         self.seed = seed if seed is not None else secrets.randbelow(2**31)
-        if task_id is not None:
+        task_id = task_id if task_id is not None else self.generated
+        if task_id is not None and is_generated(task_id):
+            task = self.runtime.generator(task_id).task_for(self.seed)
+        elif task_id is not None:
             task = self.runtime.catalog.get(task_id)
         elif len(self.tasks) == 1:
             task = self.tasks[0]
@@ -172,9 +182,10 @@ class SQLDebugEnv:
             max_steps=self.max_steps,
             message="Episode started: fix the broken query.",
         )
-        obs._static_prompt = self.runtime.memo(
-            ("prompt", task.id, visible.key), lambda: prompt.static_part(obs)
-        )
+        if task.provenance is None:  # generated tasks are too many to keep prompts for
+            obs._static_prompt = self.runtime.memo(
+                ("prompt", task.id, visible.key), lambda: prompt.static_part(obs)
+            )
         self._obs = obs
         return obs, self._info(None, None)
 
@@ -393,11 +404,20 @@ def make(
 ) -> SQLDebugEnv:
     """An environment for one task, or for every task matching the filters (drawn by seed).
 
+    ``task_id`` may also be a generated-task reference (``"generated:shop"``,
+    ``"generated:shop?category=window&difficulty=hard"``, ``"generated"`` for every dataset):
+    each ``reset(seed=...)`` then plays the task the generator makes for that seed.
+
     ``tasks`` is a task folder (default: ``$SQLDEBUG_TASKS`` or the bundled set); ``config`` holds
     :class:`EnvConfig` fields (``k``, ``pool_size``, ``weights``, ``limits``, ``review``, ...).
     """
     cfg = EnvConfig.build(**config)
     runtime = get_runtime(tasks, pool_size=cfg.pool_size, limits=cfg.limits)
+    if task_id is not None and is_generated(task_id):
+        runtime.generator(task_id)  # a bad reference fails here, not at the first reset
+        env = SQLDebugEnv(runtime, list(runtime.catalog.tasks.values())[:1], cfg)
+        env.generated = task_id
+        return env
     if task_id is not None:
         chosen = [runtime.catalog.get(task_id)]
     else:

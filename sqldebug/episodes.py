@@ -167,7 +167,7 @@ class EpisodeStore:
         obs, info = env.reset(seed=seed, options=options or None)
         saved = SavedEpisode(
             session=name,
-            task_id=env.task.id,
+            task_id=env.generated or env.task.id,
             seed=env.seed,
             tasks=folder,
             options={k: v for k, v in (options or {}).items() if k != "task_id"},

@@ -327,10 +327,11 @@ def order_matters(task: Task) -> bool:
 class Grader:
     """Grades submissions for one task; the solution's answers are computed once per instance."""
 
-    def __init__(self, task: Task) -> None:
+    def __init__(self, task: Task, answers: dict[str, Answer] | None = None) -> None:
+        """``answers`` may be shared by graders of tasks with the same solution and kind."""
         self.task = task
         self.ordered = order_matters(task)
-        self._expected: dict[str, Answer] = {}
+        self._expected: dict[str, Answer] = {} if answers is None else answers
         self._baselines: dict[tuple[str, ...], Score] = {}
 
     def expected(self, inst: Instance) -> Answer:

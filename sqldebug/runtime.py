@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.database import DatasetError, Instance, Limits
@@ -20,7 +21,13 @@ from sqldebug.models import ResultTable
 from sqldebug.spec import Task
 from sqldebug.variants import InstancePool
 
+if TYPE_CHECKING:
+    from sqldebug.generation.generator import Generator
+
 T = TypeVar("T")
+
+#: How many generated tasks' graders a runtime keeps (an endless curriculum must not grow).
+GENERATED_GRADERS = 4096
 
 
 @dataclass
@@ -33,6 +40,13 @@ class Runtime:
     sample_size: int = 5
     _pools: dict[str, InstancePool] = field(default_factory=dict, repr=False)
     _graders: dict[str, Grader] = field(default_factory=dict, repr=False)
+    # generated tasks come and go: their graders are kept in a bounded LRU, and graders of tasks
+    # with one solution share its answers (the seed query's)
+    _generated: OrderedDict[str, Grader] = field(default_factory=OrderedDict, repr=False)
+    _answers: dict[tuple[str, str, tuple[str, ...], str], dict[str, Any]] = field(
+        default_factory=dict, repr=False
+    )
+    _generators: dict[str, Any] = field(default_factory=dict, repr=False)
     _samples: dict[str, dict[str, ResultTable]] = field(default_factory=dict, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -62,10 +76,39 @@ class Runtime:
         return pool
 
     def grader(self, task: Task) -> Grader:
+        if task.provenance is not None:
+            return self._generated_grader(task)
         grader = self._graders.get(task.id)
         if grader is None:
-            grader = self._graders.setdefault(task.id, Grader(task))
+            grader = self._graders.setdefault(task.id, Grader(task, self._shared_answers(task)))
         return grader
+
+    def _shared_answers(self, task: Task) -> dict[str, Any]:
+        key = (task.dataset, task.kind, tuple(task.tables), task.solution)
+        with self._lock:
+            return self._answers.setdefault(key, {})
+
+    def _generated_grader(self, task: Task) -> Grader:
+        with self._lock:
+            grader = self._generated.get(task.id)
+            if grader is not None and grader.task == task:
+                self._generated.move_to_end(task.id)
+                return grader
+        grader = Grader(task, self._shared_answers(task))
+        with self._lock:
+            self._generated[task.id] = grader
+            while len(self._generated) > GENERATED_GRADERS:
+                self._generated.popitem(last=False)
+        return grader
+
+    def generator(self, spec: str) -> Generator:
+        """The task generator for a ``generated:...`` task reference (one per spec)."""
+        from sqldebug.generation.generator import Generator
+
+        gen = self._generators.get(spec)
+        if gen is None:
+            gen = self._generators.setdefault(spec, Generator.from_spec(self, spec))
+        return gen  # type: ignore[no-any-return]
 
     def instances(
         self, task: Task, seed: int, k: int, *, perturb_visible: bool = False

@@ -72,6 +72,16 @@ class Dataset(_Strict):
         return _check_id(value)
 
 
+class Provenance(_Strict):
+    """Where a generated task came from (``sqldebug generate``): enough to make it again."""
+
+    seed_query: str = Field(description="Id of the correct seed query the bug was injected into.")
+    operators: list[str] = Field(description="The mutation operators applied, in order.")
+    generator_seed: int = Field(description="The --seed of the run.")
+    index: int = Field(ge=0, description="The candidate number within the run.")
+    generator: str = Field(default="sqldebug-generate/1", description="Generator version.")
+
+
 class Task(_Strict):
     """One debugging task: a plausible but wrong query, its intent and a reference fix."""
 
@@ -98,6 +108,9 @@ class Task(_Strict):
     max_steps: int = Field(default=8, ge=1, le=100)
     hints: list[str] = Field(default_factory=list)
     tags: list[str] = Field(default_factory=list)
+    provenance: Provenance | None = Field(
+        default=None, description="Generated tasks only: the seed query, operators and seed."
+    )
 
     @field_validator("id")
     @classmethod

@@ -45,39 +45,86 @@ def constant_answer(result: Result) -> str:
 
 def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
     """The reasons ``task`` breaks an invariant (empty when it holds them all)."""
+    return [message for _, message in failed_invariants(runtime, task, k=k)]
+
+
+#: The invariants by short name, as :func:`failed_invariants` reports them (the generator counts
+#: its rejections by these names).
+INVARIANTS = (
+    "dataset-builds",
+    "solution-runs",
+    "solution-not-empty",
+    "solution-changes-something",
+    "bug-visible",
+    "no-constant-answer",
+    "broken-graded-wrong",
+    "oracle-solves",
+)
+
+
+def failed_invariants(
+    runtime: Runtime,
+    task: Task,
+    *,
+    k: int = 4,
+    solution_checked: bool = False,
+    oracle: bool = True,
+) -> list[tuple[str, str]]:
+    """``(invariant, reason)`` for each invariant of :data:`INVARIANTS` that ``task`` breaks.
+
+    The task generator checks the invariants that concern the solution alone once per seed
+    query (``oracle=False``), then skips them for each task made from it (``solution_checked``).
+    """
     from sqldebug.env import EnvConfig, SQLDebugEnv  # env imports validate's neighbours
 
     try:
         pool = runtime.pool(task.dataset)
     except SQLDebugError as exc:
-        return [f"dataset does not build: {exc}"]
+        return [("dataset-builds", f"dataset does not build: {exc}")]
     grader = runtime.grader(task)
     instances = [pool.visible, *(pool.variant(i) for i in range(pool.size))]
-    reasons: list[str] = []
+    reasons: list[tuple[str, str]] = []
     expected = []
     for inst in instances:
         try:
             value = grader.expected(inst)
         except QueryError as exc:
-            return [f"the solution does not run on instance {inst.key}: {exc.kind}: {exc.message}"]
+            return [
+                (
+                    "solution-runs",
+                    f"the solution does not run on instance {inst.key}: {exc.kind}: {exc.message}",
+                )
+            ]
         expected.append(value)
         if task.kind == "query" and not value[""][0].rows:
-            reasons.append(f"the solution returns no rows on instance {inst.key}")
+            reasons.append(
+                ("solution-not-empty", f"the solution returns no rows on instance {inst.key}")
+            )
     if reasons:
         return reasons
     visible = [pool.visible]
-    if task.kind == "mutation":
+    if task.kind == "mutation" and not solution_checked:
         before = {t: pool.visible.rows(t).rows for t in task.tables}
         after = expected[0]
         if all(results_equal(before[t], after[t][0].rows) for t in task.tables):
-            reasons.append("the solution changes nothing on the visible instance")
+            reasons.append(
+                (
+                    "solution-changes-something",
+                    "the solution changes nothing on the visible instance",
+                )
+            )
     broken = grader.grade(task.broken, visible)
     if broken.correct:
         reasons.append(
-            "the broken query gives the solution's answer on the visible instance "
-            "(the bug does not show)"
+            (
+                "bug-visible",
+                "the broken query gives the solution's answer on the visible instance "
+                "(the bug does not show)",
+            )
         )
-    if task.kind == "query":
+        if solution_checked:
+            return reasons  # the generator only wants the first reason, and fast
+    if task.kind == "query" and not solution_checked:
         hack = constant_answer(expected[0][""][0])
         same = [
             i.key
@@ -86,29 +133,39 @@ def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
         ]
         if len(same) >= k:
             reasons.append(
-                f"a typed-out answer passes on {len(same)} of {pool.size} hidden variants "
-                f"({', '.join(same)}); with k={k} some seeds would accept it"
+                (
+                    "no-constant-answer",
+                    f"a typed-out answer passes on {len(same)} of {pool.size} hidden variants "
+                    f"({', '.join(same)}); with k={k} some seeds would accept it",
+                )
             )
     env = SQLDebugEnv(runtime, [task], EnvConfig(k=k, pool_size=pool.size, limits=runtime.limits))
-    for seed in (0, 1):
+    for seed in (0, 1) if oracle else ():
         env.reset(seed=seed)
         if env.step(task.broken)[0].solved:
-            reasons.append(f"the broken query is graded correct (seed {seed})")
+            reasons.append(
+                ("broken-graded-wrong", f"the broken query is graded correct (seed {seed})")
+            )
         env.reset(seed=seed)
         obs, *_ = env.step(task.solution)
         if not obs.solved:
-            reasons.append(f"the oracle does not solve it (seed {seed}): {obs.message}")
+            reasons.append(
+                ("oracle-solves", f"the oracle does not solve it (seed {seed}): {obs.message}")
+            )
     return reasons
 
 
 def near_duplicates(tasks: list[Task]) -> list[str]:
     """Warnings for tasks on the same dataset whose solutions are the same query once normalised
-    by sqlglot (identifiers lower-cased, layout and comments dropped): likely the same bug twice."""
+    by sqlglot (identifiers lower-cased, layout and comments dropped): likely the same bug twice.
+    Generated tasks are left out: many bugs in one seed query is how they are made."""
     import sqlglot
 
     seen: dict[tuple[str, str], str] = {}
     warnings = []
     for task in tasks:
+        if task.provenance is not None:
+            continue
         try:
             shape = sqlglot.parse_one(task.solution, read="sqlite").sql(
                 dialect="sqlite", normalize=True

@@ -10,7 +10,18 @@ from typing import Annotated
 import typer
 
 from sqldebug import __version__
-from sqldebug.cli import bench, play, plot, reset, serve, sessions, state, step, tasks
+from sqldebug.cli import (
+    bench,
+    generate,
+    play,
+    plot,
+    reset,
+    serve,
+    sessions,
+    state,
+    step,
+    tasks,
+)
 
 app = typer.Typer(
     name="sqldebug",
@@ -26,6 +37,7 @@ app.command("state")(state.state)
 app.command("serve")(serve.serve)
 app.command("bench")(bench.bench)
 app.command("plot")(plot.plot)
+app.command("generate")(generate.generate)
 app.command("play")(play.play)
 app.add_typer(sessions.app, name="sessions")
 app.add_typer(tasks.app, name="tasks")
