@@ -282,9 +282,10 @@ class Generator:
             difficulty=difficulty,
             kind=cand.seed.kind,
             split="train",
-            intent=cand.seed.intent,
-            broken=cand.broken,
-            solution=cand.seed.sql,
+            # laid out as a task file keeps them, so a written task reads back equal
+            intent=" ".join(cand.seed.intent.split()),
+            broken=cand.broken.rstrip() + "\n",
+            solution=cand.seed.sql.rstrip() + "\n",
             order_matters=cand.seed.order_matters,
             tables=cand.seed.tables,
             max_steps=10 if len(cand.operators) > 1 else 8,
@@ -436,8 +437,5 @@ def task_yaml(task: Task) -> str:
     """A task as the text of a task file (fields in the model's order, defaults left out)."""
     data = task.model_dump(mode="json", exclude_defaults=True)
     data["split"] = task.split
-    for key in ("broken", "solution"):
-        data[key] = data[key].rstrip() + "\n"
-    data["intent"] = " ".join(data["intent"].split())  # one paragraph, folded by the dumper
     ordered = {k: data[k] for k in Task.model_fields if k in data}
     return yaml.dump(ordered, Dumper=_Dumper, sort_keys=False, allow_unicode=True, width=100)

@@ -489,7 +489,7 @@ def _top_order(n: exp.Expr) -> bool:
 def order_direction(tree: exp.Expr, schema: Schema) -> list[Mutant]:
     def flip(ordered: exp.Expr) -> exp.Expr:
         desc = not ordered.args.get("desc")
-        ordered.set("desc", desc)
+        ordered.set("desc", desc or None)
         ordered.set("nulls_first", not desc)  # keep SQLite's default NULL placement
         return ordered
 
@@ -580,7 +580,7 @@ def window_order(tree: exp.Expr, schema: Schema) -> list[Mutant]:
     def flip(w: exp.Expr) -> exp.Expr:
         first = w.args["order"].expressions[0]
         desc = not first.args.get("desc")
-        first.set("desc", desc)
+        first.set("desc", desc or None)
         first.set("nulls_first", not desc)
         return w
 

@@ -1,0 +1,489 @@
+"""The task generator: every operator on small queries, determinism, validity of what it makes."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+import sqlglot
+from typer.testing import CliRunner
+
+import sqldebug
+from sqldebug.cli import app
+from sqldebug.errors import OptionError, TaskFileError
+from sqldebug.generation import OPERATORS, Generator, Stats, load_seeds, task_yaml, write_tasks
+from sqldebug.spec import Task
+from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.validate import check_task
+
+SCHEMA = {
+    "customers": ["id", "name", "region", "created_at"],
+    "orders": ["id", "customer_id", "total", "status", "ordered_at", "coupon"],
+    "items": ["order_id", "line", "product_id", "qty"],
+}
+
+Made = tuple[list[Task], Stats]
+
+#: operator -> (query, every mutant it makes, in order)
+CASES: dict[str, tuple[str, list[str]]] = {
+    "keyword-typo": (
+        "SELECT id FROM orders GROUP BY id",
+        [
+            "SEELCT id FROM orders GROUP BY id",
+            "SELECT id FORM orders GROUP BY id",
+            "SELECT id FROM orders GROUP id",
+        ],
+    ),
+    "unknown-column": (
+        "SELECT o.total FROM orders o",
+        [
+            "SELECT o.totals FROM orders AS o",
+        ],
+    ),
+    "join-type": (
+        "SELECT c.name, o.total FROM customers c LEFT JOIN orders o ON o.customer_id = c.id",
+        [
+            "SELECT c.name, o.total FROM customers AS c JOIN orders AS o ON o.customer_id = c.id",
+        ],
+    ),
+    "join-predicate-drop": (
+        "SELECT i.qty FROM orders o JOIN items i ON i.order_id = o.id AND i.line = 1",
+        [
+            "SELECT i.qty FROM orders AS o JOIN items AS i ON i.line = 1",
+            "SELECT i.qty FROM orders AS o JOIN items AS i ON i.order_id = o.id",
+        ],
+    ),
+    "join-key-swap": (
+        "SELECT c.name FROM customers c JOIN orders o ON o.customer_id = c.id",
+        [
+            "SELECT c.name FROM customers AS c JOIN orders AS o ON o.id = c.id",
+        ],
+    ),
+    "aggregate-swap": (
+        "SELECT SUM(total), MIN(total) FROM orders",
+        [
+            "SELECT AVG(total), MIN(total) FROM orders",
+            "SELECT SUM(total), MAX(total) FROM orders",
+        ],
+    ),
+    "count-star": (
+        "SELECT COUNT(coupon) FROM orders",
+        [
+            "SELECT COUNT(*) FROM orders",
+        ],
+    ),
+    "count-distinct": (
+        "SELECT COUNT(DISTINCT customer_id) FROM orders",
+        [
+            "SELECT COUNT(customer_id) FROM orders",
+        ],
+    ),
+    "group-key-drop": (
+        "SELECT status, coupon, COUNT(*) FROM orders GROUP BY status, coupon",
+        [
+            "SELECT status, coupon, COUNT(*) FROM orders GROUP BY coupon",
+            "SELECT status, coupon, COUNT(*) FROM orders GROUP BY status",
+        ],
+    ),
+    "having-where-move": (
+        "SELECT status, SUM(total) FROM orders WHERE total > 5 GROUP BY status HAVING SUM(total) > 100",
+        [
+            "SELECT status, SUM(total) FROM orders GROUP BY status HAVING SUM(total) > 100 AND total > 5",
+            "SELECT status, SUM(total) FROM orders WHERE total > 5 AND SUM(total) > 100 GROUP BY status",
+        ],
+    ),
+    "comparison-shift": (
+        "SELECT id FROM orders WHERE total >= 10",
+        [
+            "SELECT id FROM orders WHERE total > 10",
+        ],
+    ),
+    "date-shift": (
+        "SELECT id FROM orders WHERE ordered_at < '2024-03-01'",
+        [
+            "SELECT id FROM orders WHERE ordered_at < '2024-02-29'",
+            "SELECT id FROM orders WHERE ordered_at < '2024-03-02'",
+        ],
+    ),
+    "coalesce-drop": (
+        "SELECT COALESCE(coupon, 'none') FROM orders",
+        [
+            "SELECT coupon FROM orders",
+        ],
+    ),
+    "eq-null": (
+        "SELECT id FROM orders WHERE coupon IS NULL OR status IS NOT NULL",
+        [
+            "SELECT id FROM orders WHERE coupon = NULL OR NOT status IS NULL",
+            "SELECT id FROM orders WHERE coupon IS NULL OR status <> NULL",
+        ],
+    ),
+    "not-in-nulls": (
+        "SELECT id FROM customers WHERE id NOT IN (SELECT customer_id FROM orders WHERE customer_id IS NOT NULL)",
+        [
+            "SELECT id FROM customers WHERE NOT id IN (SELECT customer_id FROM orders)",
+        ],
+    ),
+    "exists-to-not-in": (
+        "SELECT c.id FROM customers c WHERE NOT EXISTS (SELECT 1 FROM orders o WHERE o.customer_id = c.id AND o.status = 'paid')",
+        [
+            "SELECT c.id FROM customers AS c WHERE NOT c.id IN (SELECT o.customer_id FROM orders AS o WHERE o.status = 'paid')",
+        ],
+    ),
+    "correlation-break": (
+        "SELECT o.id FROM orders o WHERE o.total > (SELECT AVG(o2.total) FROM orders o2 WHERE o2.customer_id = o.customer_id)",
+        [
+            "SELECT o.id FROM orders AS o WHERE o.total > (SELECT AVG(o2.total) FROM orders AS o2 WHERE o2.customer_id = o2.customer_id)",
+        ],
+    ),
+    "integer-division": (
+        "SELECT SUM(total) * 1.0 / COUNT(*) FROM orders",
+        [
+            "SELECT SUM(total) / COUNT(*) FROM orders",
+        ],
+    ),
+    "distinct-toggle": (
+        "SELECT DISTINCT status FROM orders",
+        [
+            "SELECT status FROM orders",
+        ],
+    ),
+    "order-direction": (
+        "SELECT id FROM orders ORDER BY total DESC",
+        [
+            "SELECT id FROM orders ORDER BY total",
+        ],
+    ),
+    "order-key-drop": (
+        "SELECT id FROM orders ORDER BY total DESC, id",
+        [
+            "SELECT id FROM orders ORDER BY total DESC",
+        ],
+    ),
+    "union-swap": (
+        "SELECT id FROM orders UNION ALL SELECT id FROM customers",
+        [
+            "SELECT id FROM orders UNION SELECT id FROM customers",
+        ],
+    ),
+    "window-partition-drop": (
+        "SELECT SUM(total) OVER (PARTITION BY customer_id ORDER BY id) FROM orders",
+        [
+            "SELECT SUM(total) OVER (ORDER BY id) FROM orders",
+        ],
+    ),
+    "window-order": (
+        "SELECT SUM(total) OVER (ORDER BY id) FROM orders",
+        [
+            "SELECT SUM(total) OVER (ORDER BY id DESC) FROM orders",
+        ],
+    ),
+    "window-frame": (
+        "SELECT SUM(total) OVER (ORDER BY ordered_at ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM orders",
+        [
+            "SELECT SUM(total) OVER (ORDER BY ordered_at) FROM orders",
+            "SELECT SUM(total) OVER (ORDER BY ordered_at RANGE BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) FROM orders",
+        ],
+    ),
+    "rank-swap": (
+        "SELECT RANK() OVER (ORDER BY total DESC) FROM orders",
+        [
+            "SELECT ROW_NUMBER() OVER (ORDER BY total DESC) FROM orders",
+            "SELECT DENSE_RANK() OVER (ORDER BY total DESC) FROM orders",
+        ],
+    ),
+    "like-pattern": (
+        "SELECT id FROM customers WHERE LOWER(name) LIKE '%ann%'",
+        [
+            "SELECT id FROM customers WHERE name LIKE '%ann%'",
+            "SELECT id FROM customers WHERE LOWER(name) LIKE 'ann%'",
+        ],
+    ),
+    "precedence": (
+        "UPDATE orders SET status = 'x' WHERE status = 'pending' AND (total < 5 OR coupon = 'A')",
+        [
+            "UPDATE orders SET status = 'x' WHERE status = 'pending' AND total < 5 OR coupon = 'A'",
+        ],
+    ),
+}
+
+
+def _mutants(name: str, sql: str) -> list[str]:
+    op = OPERATORS[name]
+    source = sql if op.text_level else sqlglot.parse_one(sql, read="sqlite")
+    return [
+        m if isinstance(m, str) else m.sql(dialect="sqlite") for m in op.mutants(source, SCHEMA)
+    ]
+
+
+def test_every_operator_has_a_case() -> None:
+    assert set(CASES) == set(OPERATORS)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_operator_makes_exactly_these_mutants(name: str) -> None:
+    sql, expected = CASES[name]
+    assert _mutants(name, sql) == expected
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_operator_leaves_its_input_alone(name: str) -> None:
+    sql, _ = CASES[name]
+    tree = sqlglot.parse_one(sql, read="sqlite")
+    before = tree.sql(dialect="sqlite")
+    OPERATORS[name].mutants(tree, SCHEMA)
+    assert tree.sql(dialect="sqlite") == before
+
+
+def _prepare(sql: str) -> str | None:
+    """SQLite's verdict on a statement over SCHEMA: None if it compiles, else the error."""
+    conn = sqlite3.connect(":memory:")
+    for table, cols in SCHEMA.items():
+        conn.execute(f"CREATE TABLE {table} ({', '.join(cols)})")
+    try:
+        conn.execute("EXPLAIN " + sql)
+    except sqlite3.Error as exc:
+        return str(exc)
+    finally:
+        conn.close()
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_mutants_are_sql_sqlite_accepts_or_the_error_the_bug_class_names(name: str) -> None:
+    sql, _ = CASES[name]
+    assert _prepare(sql) is None, "the case itself must be valid"
+    for mutant in _mutants(name, sql):
+        error = _prepare(mutant)
+        if name == "keyword-typo":
+            assert error is not None and "syntax error" in error
+        elif name == "unknown-column":
+            assert error is not None and "no such column" in error
+        elif name == "having-where-move" and "WHERE total > 5 AND SUM" in mutant:
+            assert error is not None and "misuse of aggregate" in error
+        else:
+            assert error is None, (mutant, error)
+            sqlglot.parse_one(mutant, read="sqlite")  # and sqlglot reads it back
+
+
+def test_operators_do_not_apply_where_their_feature_is_absent() -> None:
+    plain = "SELECT id FROM orders"
+    for name in OPERATORS:
+        if name not in ("keyword-typo", "unknown-column", "distinct-toggle"):
+            assert _mutants(name, plain) == [], name
+
+
+def test_unknown_column_never_picks_a_real_name() -> None:
+    schema = {"t": ["total", "totals", "tota_l"]}
+    tree = sqlglot.parse_one("SELECT total FROM t", read="sqlite")
+    assert [m.sql() for m in OPERATORS["unknown-column"].mutants(tree, schema)] == []
+
+
+# -- seeds -----------------------------------------------------------------------------------------
+
+
+def test_seeds_are_curated_solutions_then_the_bank(runtime: Runtime) -> None:
+    seeds = load_seeds(runtime.catalog, "shop")
+    curated = [t for t in runtime.catalog.tasks.values() if t.dataset == "shop"]
+    assert [s.id for s in seeds[: len(curated)]] == [f"task:{t.id}" for t in curated]
+    assert seeds[0].sql == curated[0].solution
+    assert len({s.id for s in seeds}) == len(seeds)
+
+
+def _copy_tasks(tmp_path: Path) -> Path:
+    import shutil
+
+    root = tmp_path / "tasks"
+    shutil.copytree(sqldebug.catalog.bundled_tasks_dir(), root)
+    return root
+
+
+def test_a_bad_seed_bank_names_its_file_and_field(tmp_path: Path) -> None:
+    root = _copy_tasks(tmp_path)
+    (root / "seeds").mkdir(exist_ok=True)
+    bad = root / "seeds" / "shop.yaml"
+    bad.write_text(
+        "dataset: shop\nqueries:\n  - id: a\n    title: A\n    intent: x\n    sqll: SELECT 1\n"
+    )
+    with pytest.raises(TaskFileError) as info:
+        load_seeds(sqldebug.catalog.load_catalog(root), "shop")
+    assert str(bad) in str(info.value) and "sqll" in str(info.value)
+    bad.write_text(
+        "dataset: shop\nqueries:\n  - id: a\n    title: A\n    intent: x\n    sql: SELEC 1 FROM\n"
+    )
+    with pytest.raises(TaskFileError, match="does not parse"):
+        load_seeds(sqldebug.catalog.load_catalog(root), "shop")
+
+
+def test_seed_banks_are_not_read_as_tasks(runtime: Runtime) -> None:
+    assert not any("seeds" in str(p) for p in runtime.catalog.sources.values())
+
+
+# -- the generator ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def made() -> Made:
+    return Generator(get_runtime()).generate(60, seed=11)
+
+
+def test_same_inputs_same_tasks_byte_for_byte(tmp_path: Path, made: Made) -> None:
+    tasks, _ = made
+    again, _ = Generator(get_runtime()).generate(60, seed=11)
+    assert [task_yaml(t) for t in tasks] == [task_yaml(t) for t in again]
+    a = write_tasks(tasks, tmp_path / "a", get_runtime())
+    b = write_tasks(again, tmp_path / "b", get_runtime())
+    assert [p.relative_to(tmp_path / "a") for p in a] == [p.relative_to(tmp_path / "b") for p in b]
+    assert all(x.read_bytes() == y.read_bytes() for x, y in zip(a, b, strict=True))
+    other, _ = Generator(get_runtime()).generate(60, seed=12)
+    assert [t.id for t in other] != [t.id for t in tasks]
+
+
+def test_generated_tasks_hold_every_invariant(made: Made) -> None:
+    tasks, stats = made
+    assert len(tasks) == 60 and stats.kept == 60
+    assert len({t.id for t in tasks}) == 60
+    runtime = get_runtime()
+    for task in tasks[:25]:
+        assert check_task(runtime, task) == [], task.id
+
+
+def test_generated_tasks_carry_provenance_and_the_seed_intent(made, runtime: Runtime) -> None:  # type: ignore[no-untyped-def]
+    tasks, _ = made
+    for task in tasks:
+        prov = task.provenance
+        assert prov is not None and prov.generator_seed == 11
+        seed = next(s for s in load_seeds(runtime.catalog, task.dataset) if s.id == prov.seed_query)
+        assert task.solution.strip() == seed.sql.strip()
+        assert task.intent == " ".join(seed.intent.split())
+        assert all(op in OPERATORS for op in prov.operators)
+        if len(prov.operators) > 1:
+            assert (task.category, task.difficulty) == ("multi-bug", "hard")
+        elif seed.kind == "mutation":
+            assert task.category == "mutation"
+        else:
+            assert task.category == OPERATORS[prov.operators[0]].category
+            assert task.difficulty == OPERATORS[prov.operators[0]].difficulty
+
+
+def test_written_tasks_load_back_as_the_same_tasks(tmp_path: Path, made: Made) -> None:
+    tasks, _ = made
+    write_tasks(tasks, tmp_path / "out", get_runtime())
+    catalog = sqldebug.catalog.load_catalog(tmp_path / "out")
+    assert sorted(catalog.tasks) == sorted(t.id for t in tasks)
+    for task in tasks:
+        assert catalog.tasks[task.id] == task
+
+
+def test_filters_pick_categories_and_difficulties() -> None:
+    gen = Generator(get_runtime(), ["shop", "hr"], categories=["window", "null-handling"])
+    tasks, _ = gen.generate(8, seed=3)
+    assert {t.category for t in tasks} <= {"window", "null-handling"}
+    assert {t.dataset for t in tasks} <= {"shop", "hr"}
+    easy, _ = Generator(get_runtime(), difficulties=["easy"]).generate(8, seed=3)
+    assert {t.difficulty for t in easy} == {"easy"}
+
+
+def test_bad_filters_are_clear_errors() -> None:
+    with pytest.raises(OptionError, match="unknown dataset 'nope'"):
+        Generator(get_runtime(), ["nope"])
+    with pytest.raises(OptionError, match="unknown category"):
+        Generator(get_runtime(), categories=["windw"])
+    with pytest.raises(OptionError, match="bad option"):
+        Generator.from_spec(get_runtime(), "generated:shop?level=3")
+
+
+def test_rejections_are_counted_by_invariant(made: Made) -> None:
+    _, stats = made
+    assert stats.candidates == stats.kept + sum(stats.rejected.values())
+    assert set(stats.rejected) <= {
+        "no-operator",
+        "seed-unusable",
+        "unchanged",
+        "duplicate-query",
+        "duplicate-answer",
+        "bug-visible",
+        "no-constant-answer",
+        "broken-graded-wrong",
+        "oracle-solves",
+    }
+
+
+# -- without files: generated:<dataset> ------------------------------------------------------------
+
+
+def test_make_generated_plays_the_task_of_each_seed() -> None:
+    env = sqldebug.make("generated:shop?difficulty=medium")
+    first, _ = env.reset(seed=5)
+    task = env.task
+    assert task.dataset == "shop" and task.difficulty == "medium" and task.provenance
+    assert env.reset(seed=5)[0].broken_query == first.broken_query  # same seed, same task
+    obs, reward, solved, *_ = env.step(task.solution)
+    assert obs.solved and solved and reward > 0
+    env.reset(seed=6)
+    assert env.task.id != task.id or env.task.provenance != task.provenance
+
+
+def test_generated_reference_as_a_reset_option() -> None:
+    env = sqldebug.make("shop/monthly-revenue-fanout")
+    env.reset(seed=2, options={"task_id": "generated:hr"})
+    assert env.task.dataset == "hr" and env.task.id.startswith("gen/hr/")
+
+
+def test_endless_curriculum_keeps_a_bounded_number_of_graders(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqldebug.runtime as rt
+
+    monkeypatch.setattr(rt, "GENERATED_GRADERS", 3)
+    env = sqldebug.make("generated:bank")
+    for seed in range(6):
+        env.reset(seed=seed)
+    assert len(env.runtime._generated) <= 3
+
+
+# -- the command line ------------------------------------------------------------------------------
+
+runner = CliRunner()
+
+
+def test_cli_generate_writes_a_valid_task_folder(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    result = runner.invoke(
+        app,
+        ["generate", "--dataset", "shop", "-n", "12", "--seed", "4", "--out", str(out), "--json"],
+    )
+    assert result.exit_code == 0, result.output
+    files = sorted(out.rglob("*.yaml"))
+    assert len([f for f in files if "datasets" not in f.parts]) == 12
+    result = runner.invoke(app, ["tasks", "validate", "--tasks", str(out)])
+    assert result.exit_code == 0, result.output
+    again = tmp_path / "again"
+    runner.invoke(
+        app, ["generate", "--dataset", "shop", "-n", "12", "--seed", "4", "--out", str(again)]
+    )
+    assert [f.read_bytes() for f in files] == [
+        f.read_bytes() for f in sorted(again.rglob("*.yaml"))
+    ]
+
+
+def test_cli_generate_refuses_to_overwrite_and_names_bad_flags(tmp_path: Path) -> None:
+    out = tmp_path / "gen"
+    assert runner.invoke(app, ["generate", "-n", "2", "--out", str(out)]).exit_code == 0
+    result = runner.invoke(app, ["generate", "-n", "2", "--out", str(out)])
+    assert result.exit_code == 2 and "already holds task files" in result.output
+    result = runner.invoke(
+        app, ["generate", "-n", "2", "--out", str(tmp_path / "x"), "--category", "windw"]
+    )
+    assert result.exit_code == 2 and "unknown category" in result.output
+    result = runner.invoke(app, ["generate", "-n", "2"])
+    assert result.exit_code == 2 and "--out" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_cli_lists_operators() -> None:
+    result = runner.invoke(app, ["generate", "--list-operators"])
+    assert result.exit_code == 0
+    for name in OPERATORS:
+        assert name in result.output
