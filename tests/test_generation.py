@@ -13,8 +13,8 @@ import sqldebug
 from sqldebug.cli import app
 from sqldebug.errors import OptionError, TaskFileError
 from sqldebug.generation import OPERATORS, Generator, Stats, load_seeds, task_yaml, write_tasks
-from sqldebug.spec import Task
 from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.spec import Task
 from sqldebug.validate import check_task
 
 SCHEMA = {
