@@ -487,3 +487,38 @@ def test_cli_lists_operators() -> None:
     assert result.exit_code == 0
     for name in OPERATORS:
         assert name in result.output
+
+
+def test_curated_seeds_do_not_lend_their_bug_titles(runtime: Runtime) -> None:
+    task = runtime.catalog.get("shop/paid-orders-per-customer-inner-join")
+    seed = next(s for s in load_seeds(runtime.catalog, "shop") if s.id == f"task:{task.id}")
+    assert seed.title != task.title and task.intent.startswith(seed.title.removesuffix(" ..."))
+    assert len(seed.title) <= 64
+
+
+def test_server_reset_accepts_a_generated_reference() -> None:
+    from fastapi.testclient import TestClient
+
+    from sqldebug.server import ServerConfig, create_app
+
+    with TestClient(create_app(ServerConfig(warm=False))) as client:
+        body = {"task_id": "generated:saas?category=aggregation", "seed": 9}
+        first = client.post("/reset", json=body).json()
+        again = client.post("/reset", json=body).json()
+        obs = first["observation"]
+        assert obs["task_id"].startswith("gen/saas/") and obs["category"] == "aggregation"
+        assert again["observation"]["broken_query"] == obs["broken_query"]
+        bad = client.post("/reset", json={"task_id": "generated:nope", "seed": 1})
+        assert bad.status_code in (400, 404, 422) and "unknown dataset" in bad.text
+
+
+def test_cli_session_on_a_generated_task_replays(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["reset", "--task", "generated:hr", "--seed", "2", "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    task_id = json.loads(result.output)["observation"]["task_id"]
+    result = runner.invoke(app, ["step", "SELECT 1", "--json"])
+    assert result.exit_code == 0, result.output
+    state = json.loads(runner.invoke(app, ["state", "--json"]).output)
+    assert state["task_id"] == task_id and len(state["history"]) == 1

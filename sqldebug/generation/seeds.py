@@ -59,15 +59,26 @@ class SeedQuery(BaseModel):
 
     @classmethod
     def from_task(cls, task: Task) -> SeedQuery:
+        # a curated title names the curated bug; a generated task gets the intent's first words
         return cls(
             id=f"task:{task.id}",
-            title=task.title,
+            title=_title(task.intent),
             intent=task.intent,
             sql=task.solution,
             kind=task.kind,
             tables=task.tables,
             order_matters=task.order_matters,
         )
+
+
+def _title(intent: str, width: int = 60) -> str:
+    words = intent.split(". ")[0].split()
+    title = ""
+    for word in words:
+        if len(title) + len(word) + 1 > width:
+            return title + " ..."
+        title = f"{title} {word}".strip()
+    return title.rstrip(".:")
 
 
 class SeedBank(BaseModel):
