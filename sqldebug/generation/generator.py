@@ -217,9 +217,12 @@ class Generator:
             return None
         schema = self.schema(dataset)
         if not want_multi:
-            # a category first, then one of its operators: rare bug classes get their share
-            category = rng.choice(sorted({self._category(query, o) for o in singles}))
-            op = rng.choice([o for o in singles if self._category(query, o) == category])
+            # a difficulty, then a category, then one of its operators: so the easy bug classes
+            # that apply everywhere do not crowd out the rare ones
+            level = rng.choice(sorted({o.difficulty for o in singles}, key=DIFFICULTIES.index))
+            tier = [o for o in singles if o.difficulty == level]
+            category = rng.choice(sorted({self._category(query, o) for o in tier}))
+            op = rng.choice([o for o in tier if self._category(query, o) == category])
             # a typo goes into the seed's own text, keeping its layout
             source = query.sql if op.text_level else query.tree.copy()
             mutant = rng.choice(op.mutants(source, schema))
