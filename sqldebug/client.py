@@ -36,9 +36,11 @@ class RemoteEpisodes:
         self.root = (home or home_dir()) / "remote"
         self.timeout = timeout
 
-    def _request(
+    def request(
         self, method: str, path: str, body: Any = None, session_id: str | None = None
     ) -> Any:
+        """One JSON request to the server (as ``X-Session-Id`` when given); errors raised as
+        the engine's errors, so callers see the same messages as in-process."""
         data = json.dumps(body).encode() if body is not None else None
         req = urllib.request.Request(self.server + path, data=data, method=method)
         req.add_header("Content-Type", "application/json")
@@ -77,7 +79,7 @@ class RemoteEpisodes:
         self, name: str, *, task_id: str | None, seed: int | None
     ) -> tuple[Observation, dict[str, Any]]:
         try:
-            reply = self._request("POST", "/reset", {"task_id": task_id, "seed": seed})
+            reply = self.request("POST", "/reset", {"task_id": task_id, "seed": seed})
         except EpisodeError as exc:  # the server's 404 for a task it does not have
             if task_id is not None and "unknown task" in str(exc):
                 raise UnknownTaskError(task_id) from None
@@ -91,7 +93,7 @@ class RemoteEpisodes:
     def step(self, name: str, action: Action) -> tuple[Observation, float, bool, dict[str, Any]]:
         route = "/step_with_review" if action.review else "/step"
         body = {"action": action.model_dump(exclude={"review"}, exclude_none=True)}
-        reply = self._request("POST", route, body, self.session_id(name))
+        reply = self.request("POST", route, body, self.session_id(name))
         obs = Observation.model_validate(reply["observation"])
         return obs, float(reply["reward"]), bool(reply["done"]), reply["info"]
 
@@ -100,11 +102,11 @@ class RemoteEpisodes:
         import urllib.parse
 
         query = urllib.parse.urlencode({k: v for k, v in filters.items() if v})
-        return list(self._request("GET", "/tasks" + (f"?{query}" if query else "")))
+        return list(self.request("GET", "/tasks" + (f"?{query}" if query else "")))
 
     def state(self, name: str) -> EpisodeState:
         return EpisodeState.model_validate(
-            self._request("GET", "/state", None, self.session_id(name))
+            self.request("GET", "/state", None, self.session_id(name))
         )
 
 

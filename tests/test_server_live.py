@@ -7,18 +7,13 @@ answering while some sessions send it the most hostile SQL we know.
 
 from __future__ import annotations
 
-import contextlib
 import json
-import socket
-import subprocess
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import httpx
 import pytest
@@ -26,10 +21,17 @@ from websockets.exceptions import ConnectionClosedOK
 from websockets.sync.client import connect
 
 import sqldebug
-from tests.server_support import SOLUTION, TASK, assert_no_traceback, assert_step_body
+from tests.server_support import (
+    SOLUTION,
+    TASK,
+    TIMEOUT,
+    Live,
+    assert_no_traceback,
+    assert_step_body,
+    free_port,
+    running,
+)
 
-EXE = Path(sys.executable).parent / "sqldebug"
-TIMEOUT = 60.0  # every request must complete within this; it is a bound, not a measurement
 ERROR_CLASSES = {"syntax", "binding", "runtime", "budget", "blocked"}
 QUERY_TASKS = [t.id for t in sqldebug.load_tasks(kind="query")]
 HOSTILE = {  # eight steps: exactly the task's max_steps (the 10 MB body is refused unread)
@@ -45,66 +47,6 @@ HOSTILE = {  # eight steps: exactly the task's max_steps (the 10 MB body is refu
     "writable_schema": "PRAGMA writable_schema=1",
     "DROP TABLE": "DROP TABLE orders",
 }
-T = TypeVar("T")
-
-
-@dataclass(frozen=True)
-class Live:
-    port: int
-    log: Path
-
-    @property
-    def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=TIMEOUT)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def poll(check: Callable[[], T | None], what: str, timeout: float) -> T:
-    """Call ``check`` until it returns something; fail after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        result = check()
-        if result is not None:
-            return result
-        assert time.monotonic() < deadline, f"timed out after {timeout:g} s waiting for {what}"
-        time.sleep(0.05)
-
-
-@contextlib.contextmanager
-def running(tmp: Path, *extra: str) -> Iterator[Live]:
-    """`sqldebug serve` on a free port, healthy, stopped afterwards."""
-    log = tmp / "serve.log"
-    live = Live(free_port(), log)
-    args = [str(EXE), "serve", "--port", str(live.port), "--max-sessions", "200", *extra]
-    with log.open("wb") as out:
-        proc = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT)
-    try:
-
-        def healthy() -> bool | None:
-            assert proc.poll() is None, f"serve exited early:\n{log.read_text()}"
-            try:
-                return httpx.get(f"{live.url}/health", timeout=2).status_code == 200 or None
-            except httpx.TransportError:
-                return None
-
-        poll(healthy, "the server's /health", timeout=60)
-        yield live
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=15)
 
 
 @pytest.fixture(scope="module")
