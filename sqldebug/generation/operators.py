@@ -187,11 +187,23 @@ _AGG_SWAP: dict[type[exp.Expr], type[exp.Expr]] = {
 }
 
 
-def aggregate_swap(tree: exp.Expr, schema: Schema) -> list[Mutant]:
-    def swap(node: exp.Expr) -> exp.Expr:
-        return _AGG_SWAP[type(node)](this=node.this.copy())
+def _retype(
+    tree: exp.Expr,
+    table: dict[type[exp.Expr], type[exp.Expr]],
+    where: Callable[[exp.Expr], bool] = lambda n: True,
+) -> list[Mutant]:
+    """Each node whose type ``table`` maps (and that passes ``where``) turned into the mapped
+    type, with the same operands."""
 
-    return _mutate(tree, lambda n: type(n) in _AGG_SWAP, lambda n: [swap])
+    def swap(node: exp.Expr) -> exp.Expr:
+        operands = {k: v.copy() for k, v in node.args.items() if isinstance(v, exp.Expr)}
+        return table[type(node)](**operands)
+
+    return _mutate(tree, lambda n: type(n) in table and where(n), lambda n: [swap])
+
+
+def aggregate_swap(tree: exp.Expr, schema: Schema) -> list[Mutant]:
+    return _retype(tree, _AGG_SWAP)
 
 
 def count_star(tree: exp.Expr, schema: Schema) -> list[Mutant]:
@@ -287,16 +299,11 @@ _SHIFT: dict[type[exp.Expr], type[exp.Expr]] = {
 
 def comparison_shift(tree: exp.Expr, schema: Schema) -> list[Mutant]:
     """``>=`` <-> ``>``, ``<=`` <-> ``<`` where one side is a constant: a boundary moved."""
-
-    def shift(node: exp.Expr) -> exp.Expr:
-        return _SHIFT[type(node)](this=node.this.copy(), expression=node.expression.copy())
-
-    def match(n: exp.Expr) -> bool:
-        return type(n) in _SHIFT and (
-            isinstance(n.this, exp.Literal) or isinstance(n.expression, exp.Literal)
-        )
-
-    return _mutate(tree, match, lambda n: [shift])
+    return _retype(
+        tree,
+        _SHIFT,
+        lambda n: isinstance(n.this, exp.Literal) or isinstance(n.expression, exp.Literal),
+    )
 
 
 def _as_date(text: str) -> dt.datetime | None:
