@@ -378,3 +378,27 @@ def test_snapshot_solved(snap_compare: Any) -> None:
         await submit(pilot, SOLUTION[TASK])
 
     assert snap_compare(SQLDebugApp(task_id=TASK, seed=1), terminal_size=SNAP, run_before=before)
+
+
+def test_play_a_generated_task_and_move_to_the_next_seed() -> None:
+    app = SQLDebugApp(task_id="generated:shop", seed=3)
+
+    async def scenario(pilot: Pilot[None], seen: list[Message]) -> None:
+        screen = episode(app)
+        first = app.env.task
+        assert first.provenance is not None and first.dataset == "shop"
+        assert screen.editor.text == first.broken
+        await submit(pilot, first.solution)
+        assert app.env.observation.solved
+        await pilot.press("n")
+        await pilot.pause()
+        assert app.seed == 4 and app.env.seed == 4
+        assert app.env.task.provenance is not None and app.env.task.dataset == "shop"
+        assert episode(app).editor.text == app.env.task.broken
+
+    run(app, scenario)
+
+
+def test_a_bad_generated_reference_fails_before_the_screen() -> None:
+    with pytest.raises(sqldebug.SQLDebugError, match="unknown dataset"):
+        SQLDebugApp(task_id="generated:nope")

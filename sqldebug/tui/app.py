@@ -15,7 +15,7 @@ from textual.binding import Binding, BindingType
 import sqldebug
 from sqldebug.agents import Agent, make_agent
 from sqldebug.catalog import Catalog
-from sqldebug.env import SQLDebugEnv
+from sqldebug.env import SQLDebugEnv, is_generated
 from sqldebug.tui.episode import EpisodeScreen
 from sqldebug.tui.help import HelpScreen
 from sqldebug.tui.picker import PickerScreen
@@ -49,7 +49,9 @@ class SQLDebugApp(App[None]):
         # takes over the terminal, so the command line can print them plainly.
         self.env: SQLDebugEnv = sqldebug.make(tasks=str(tasks_dir) if tasks_dir else None)
         self.catalog: Catalog = self.env.runtime.catalog
-        if task_id is not None:
+        if task_id is not None and is_generated(task_id):
+            self.env.runtime.generator(task_id)  # a bad reference fails here, plainly
+        elif task_id is not None:
             self.catalog.get(task_id)
         self.task_id = task_id
         self.seed = seed
@@ -85,7 +87,12 @@ class SQLDebugApp(App[None]):
         self.solved = mark_solved(task_id)
 
     def next_task_id(self, current: str) -> str:
-        """The next task in id order (wrapping), preferring one this user has not solved."""
+        """The next task in id order (wrapping), preferring one this user has not solved; on a
+        generated-task reference, the task generated for the next seed."""
+        if is_generated(current):
+            if self.seed is not None:
+                self.seed += 1
+            return current
         ids = list(self.catalog.tasks)
         start = ids.index(current) + 1 if current in ids else 0
         ordered = ids[start:] + ids[:start]
