@@ -28,6 +28,8 @@ T = TypeVar("T")
 
 #: How many generated tasks' graders a runtime keeps (an endless curriculum must not grow).
 GENERATED_GRADERS = 4096
+#: How many generators (one per distinct ``generated:...`` reference) a runtime keeps.
+GENERATORS = 32
 
 
 @dataclass
@@ -46,7 +48,7 @@ class Runtime:
     _answers: dict[tuple[str, str, tuple[str, ...], str], dict[str, Any]] = field(
         default_factory=dict, repr=False
     )
-    _generators: dict[str, Any] = field(default_factory=dict, repr=False)
+    _generators: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
     _samples: dict[str, dict[str, ResultTable]] = field(default_factory=dict, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -105,10 +107,17 @@ class Runtime:
         """The task generator for a ``generated:...`` task reference (one per spec)."""
         from sqldebug.generation.generator import Generator
 
-        gen = self._generators.get(spec)
-        if gen is None:
-            gen = self._generators.setdefault(spec, Generator.from_spec(self, spec))
-        return gen  # type: ignore[no-any-return]
+        with self._lock:
+            gen = self._generators.get(spec)
+            if gen is not None:
+                self._generators.move_to_end(spec)
+                return gen  # type: ignore[no-any-return]
+        gen = Generator.from_spec(self, spec)  # raises on a bad reference: nothing is kept
+        with self._lock:
+            self._generators[spec] = gen
+            while len(self._generators) > GENERATORS:  # references come from clients: bounded
+                self._generators.popitem(last=False)
+        return gen
 
     def instances(
         self, task: Task, seed: int, k: int, *, perturb_visible: bool = False

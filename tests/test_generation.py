@@ -522,3 +522,20 @@ def test_cli_session_on_a_generated_task_replays(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     state = json.loads(runner.invoke(app, ["state", "--json"]).output)
     assert state["task_id"] == task_id and len(state["history"]) == 1
+
+
+def test_generator_references_are_kept_in_a_bounded_cache(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import sqldebug.runtime as rt
+
+    monkeypatch.setattr(rt, "GENERATORS", 2)
+    runtime = get_runtime()
+    first = runtime.generator("generated:shop?difficulty=easy")
+    assert runtime.generator("generated:shop?difficulty=easy") is first
+    for spec in ("generated:hr", "generated:bank", "generated:saas"):
+        runtime.generator(spec)
+    assert len(runtime._generators) <= 2
+    with pytest.raises(OptionError):
+        runtime.generator("generated:shop?difficulty=impossible")
+    assert "generated:shop?difficulty=impossible" not in runtime._generators

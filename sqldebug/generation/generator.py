@@ -16,7 +16,7 @@ import hashlib
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -378,18 +378,6 @@ class Generator:
                 on_task(task, stats)
         stats.seconds = time.perf_counter() - started
         return tasks, stats
-
-    def stream(self, seed: int) -> Iterator[Task]:
-        """Valid tasks of the run with ``seed``, one after another, without end."""
-        index = 0
-        seen: set[str] = set()
-        while True:
-            cand = self.candidate(seed, index)
-            index += 1
-            if cand is not None:
-                task, _ = self.check(cand, generator_seed=seed, seen=seen)
-                if task is not None:
-                    yield task
 
     def task_for(self, seed: int) -> Task:
         """The task an episode with ``seed`` plays: the first valid candidate of that run."""
