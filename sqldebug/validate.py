@@ -155,22 +155,29 @@ def failed_invariants(
     return reasons
 
 
+def normal_form(sql: str) -> str | None:
+    """``sql`` normalised by sqlglot (identifiers lower-cased, layout and comments dropped), or
+    None when it does not parse: two queries with one normal form are the same query."""
+    import sqlglot
+
+    try:
+        return sqlglot.parse_one(sql, read="sqlite").sql(dialect="sqlite", normalize=True)
+    except sqlglot.errors.SqlglotError:
+        return None
+
+
 def near_duplicates(tasks: list[Task]) -> list[str]:
     """Warnings for tasks on the same dataset whose solutions are the same query once normalised
     by sqlglot (identifiers lower-cased, layout and comments dropped): likely the same bug twice.
     Generated tasks are left out: many bugs in one seed query is how they are made."""
-    import sqlglot
 
     seen: dict[tuple[str, str], str] = {}
     warnings = []
     for task in tasks:
         if task.provenance is not None:
             continue
-        try:
-            shape = sqlglot.parse_one(task.solution, read="sqlite").sql(
-                dialect="sqlite", normalize=True
-            )
-        except sqlglot.errors.SqlglotError:
+        shape = normal_form(task.solution)
+        if shape is None:
             continue  # an unparseable solution is reported by check_task
         key = (task.dataset, shape)
         if key in seen:

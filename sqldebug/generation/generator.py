@@ -21,7 +21,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import sqlglot
 import yaml
 
 from sqldebug.database import QueryError
@@ -29,7 +28,7 @@ from sqldebug.errors import OptionError, SQLDebugError
 from sqldebug.generation.operators import OPERATORS, Mutant, Operator, Schema, render
 from sqldebug.generation.seeds import SeedQuery, load_seeds
 from sqldebug.spec import CATEGORIES, Category, Difficulty, Provenance, Task
-from sqldebug.validate import failed_invariants
+from sqldebug.validate import failed_invariants, normal_form
 
 if TYPE_CHECKING:
     from sqldebug.runtime import Runtime
@@ -84,13 +83,6 @@ def _slug(text: str) -> str:
     return text.removeprefix("task:").replace("/", "-")
 
 
-def _normal(sql: str) -> str | None:
-    try:
-        return sqlglot.parse_one(sql, read="sqlite").sql(dialect="sqlite", normalize=True)
-    except sqlglot.errors.SqlglotError:
-        return None
-
-
 class Generator:
     """Makes tasks on some datasets of a runtime's catalog, optionally limited to some categories
     and difficulties."""
@@ -118,8 +110,6 @@ class Generator:
         self._schemas: dict[str, Schema] = {}
         self._usable: dict[str, bool] = {}
         self._plans: dict[str, list[Operator]] = {}
-        if not self.difficulties & {"easy", "medium", "hard"} or not self.categories:
-            raise OptionError("nothing to generate: no category or difficulty left")
 
     @staticmethod
     def _choices(what: str, given: list[str] | None, known: tuple[str, ...]) -> set[str]:
@@ -325,7 +315,7 @@ class Generator:
         """
         if not self.usable(cand.dataset, cand.seed):
             return None, "seed-unusable"
-        if _normal(cand.broken) == _normal(cand.seed.sql):
+        if normal_form(cand.broken) == cand.seed.normal:
             return None, "unchanged"
         task = self._task(cand, generator_seed=generator_seed)
         if seen is not None:

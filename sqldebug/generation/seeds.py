@@ -43,7 +43,6 @@ class SeedQuery(BaseModel):
     kind: Kind = "query"
     tables: list[str] = Field(default_factory=list)
     order_matters: bool | None = None
-    hints: list[str] = Field(default_factory=list, description="Kept from a curated task.")
 
     @field_validator("id", "title", "intent", "sql")
     @classmethod
@@ -56,6 +55,13 @@ class SeedQuery(BaseModel):
     def tree(self) -> exp.Expr:
         """The parsed query (parsed once; callers copy before changing it)."""
         return sqlglot.parse_one(self.sql, read="sqlite")
+
+    @cached_property
+    def normal(self) -> str | None:
+        """The query's normal form (see :func:`sqldebug.validate.normal_form`), computed once."""
+        from sqldebug.validate import normal_form
+
+        return normal_form(self.sql)
 
     @classmethod
     def from_task(cls, task: Task) -> SeedQuery:
