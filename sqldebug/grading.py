@@ -4,9 +4,10 @@ The rules (docs/grading.md states them for task authors):
 
 * Results compare as **bags**: duplicates count, row order is ignored, unless the task's
   ``order_matters`` is true, in which case rows compare position by position.
-* **Column names are ignored** and so is **column order**: a result matches when some permutation
-  of its columns matches (``SELECT total, region`` answers "region and total" just as well). The
-  number of columns must match.
+* **Columns compare by position**: column ``i`` of the result must hold the reference's values for
+  column ``i`` (every intent states its columns in order). Names are ignored. A task may opt in to
+  ``column_order: any``, where a result matches when some permutation of its columns does. The
+  number of columns must match either way.
 * Numbers compare by value whatever their storage class (``3 == 3.0``), floats within a relative
   tolerance of 1e-6 (absolute 1e-9 near zero), so ``SUM`` and ``AVG`` rounding does not decide a
   grade. Text never equals a number (``'3' != 3``) and never equals a blob. NULL equals NULL.
@@ -185,31 +186,40 @@ def _matching_order(e: Canon, a: Canon, ordered: bool) -> tuple[int, ...] | None
     return None if order is None or order == tuple(range(w)) else order
 
 
-def equal_canon(e: Canon, a: Canon, *, ordered: bool = False) -> bool:
+def equal_canon(e: Canon, a: Canon, *, ordered: bool = False, any_order: bool = False) -> bool:
     """:func:`results_equal` on canonical results (the grader's fast path)."""
     if e.width != a.width:
         return False
     if _same(e, a, ordered):
         return True
-    if len(e.rows) != len(a.rows) or not e.rows:
+    if not any_order or len(e.rows) != len(a.rows) or not e.rows:
         return False
     order = _matching_order(e, a, ordered)
     return order is not None and _same(e, a.permuted(order), ordered)
 
 
-def progress_canon(e: Canon, a: Canon, *, ordered: bool = False) -> float:
+def progress_canon(
+    e: Canon, a: Canon, *, ordered: bool = False, any_order: bool = False
+) -> float:
     """:func:`progress` on canonical results."""
-    if equal_canon(e, a, ordered=ordered):
+    if equal_canon(e, a, ordered=ordered, any_order=any_order):
         return 1.0
     if not e.width:
         return 0.0
-    # columns: share of expected columns whose whole value bag is some column of the result
-    a_sigs = {sig: j for j, sig in reversed(list(enumerate(a.columns)))} if a.rows else {}
-    cols = sum(sig in a_sigs for sig in e.columns) / e.width if e.rows else 0.0
-    # rows: F1 of the row bags, with columns lined up where their value bags say they moved
     f1 = 0.0
+    a_sigs: dict[frozenset[tuple[Any, int]], int] = {}
+    if any_order:
+        # columns: share of expected columns whose whole value bag is some column of the result
+        if a.rows:
+            a_sigs = {sig: j for j, sig in reversed(list(enumerate(a.columns)))}
+        cols = sum(sig in a_sigs for sig in e.columns) / e.width if e.rows else 0.0
+    else:
+        # columns: share of expected columns whose value bag the result has in the same place
+        same = zip(e.columns, a.columns, strict=False) if e.rows and a.rows else ()
+        cols = sum(x == y for x, y in same) / e.width
+    # rows: F1 of the row bags (with any_order, columns lined up where their value bags moved)
     if e.rows and a.rows and e.width == a.width:
-        order = _aligned_order(e, a, a_sigs)
+        order = _aligned_order(e, a, a_sigs) if any_order else None
         moved = a if order is None else a.permuted(order)
         small, large = (e.bag, moved.bag) if len(e.bag) <= len(moved.bag) else (moved.bag, e.bag)
         overlap = sum(min(n, large.get(row, 0)) for row, n in small.items())
@@ -248,6 +258,7 @@ def results_equal(
     actual: Sequence[Row],
     *,
     ordered: bool = False,
+    any_order: bool = False,
     expected_columns: Sequence[str] | None = None,
     actual_columns: Sequence[str] | None = None,
 ) -> bool:
@@ -256,6 +267,7 @@ def results_equal(
         Canon(expected, _width(expected, expected_columns)),
         Canon(actual, _width(actual, actual_columns)),
         ordered=ordered,
+        any_order=any_order,
     )
 
 
@@ -264,13 +276,15 @@ def progress(
     actual: Sequence[Row],
     *,
     ordered: bool = False,
+    any_order: bool = False,
     expected_columns: Sequence[str] | None = None,
     actual_columns: Sequence[str] | None = None,
 ) -> float:
     """How near a result is to the expected one, in [0, 1]; 1.0 exactly when ``results_equal``.
 
-    0.3 for the columns (share of expected columns whose whole value bag appears as a column of the
-    result) and 0.7 for the rows (F1 of the row bags, under the column order that lines up best).
+    0.3 for the columns (share of expected columns whose whole value bag the result has in the same
+    position, or anywhere with ``any_order``) and 0.7 for the rows (F1 of the row bags; with
+    ``any_order`` under the column order that lines up best).
     The right bag in the wrong order gets 0.9; anything incorrect at most 0.95. Only results count:
     nothing about the SQL text.
     """
@@ -278,6 +292,7 @@ def progress(
         Canon(expected, _width(expected, expected_columns)),
         Canon(actual, _width(actual, actual_columns)),
         ordered=ordered,
+        any_order=any_order,
     )
 
 
@@ -331,6 +346,7 @@ class Grader:
         """``answers`` may be shared by graders of tasks with the same solution and kind."""
         self.task = task
         self.ordered = order_matters(task)
+        self.any_order = task.column_order == "any"
         self._expected: dict[str, Answer] = {} if answers is None else answers
         self._baselines: dict[tuple[str, ...], Score] = {}
 
@@ -373,7 +389,9 @@ class Grader:
                 scores.append(0.0)
                 continue
             ordered = self.ordered and key == _QUERY
-            scores.append(progress_canon(exp_canon, act_canon, ordered=ordered))
+            scores.append(
+                progress_canon(exp_canon, act_canon, ordered=ordered, any_order=self.any_order)
+            )
         return sum(scores) / len(scores)
 
     def grade(self, sql: str, instances: list[Instance], *, valid: bool | None = None) -> Outcome:

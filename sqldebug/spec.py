@@ -100,6 +100,12 @@ class Task(_Strict):
         description="Whether row order is graded; when absent (None), true iff the solution has "
         "a top-level ORDER BY: sqldebug.grading.order_matters(task) gives the value in force.",
     )
+    column_order: Literal["position", "any"] = Field(
+        default="position",
+        description="How result columns are matched: 'position' (the default: column i must hold "
+        "the reference's column i, as the intent states them) or 'any' (some permutation of the "
+        "columns must match; for intents that do not fix an order).",
+    )
     tables: list[str] = Field(
         default_factory=list,
         validate_default=True,

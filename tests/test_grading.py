@@ -55,24 +55,36 @@ def test_column_names_ignored() -> None:
     )
 
 
-def test_column_order_ignored() -> None:
+def test_columns_compare_by_position() -> None:
     expected = [("north", 10), ("south", 20)]
     actual = [(20, "south"), (10, "north")]
-    assert results_equal(
-        expected, actual, expected_columns=["region", "total"], actual_columns=["total", "region"]
-    )
+    names = {"expected_columns": ["region", "total"], "actual_columns": ["total", "region"]}
+    assert not results_equal(expected, actual, **names)
+    assert results_equal(expected, actual, any_order=True, **names)
 
 
-def test_column_order_ignored_with_ordered_rows() -> None:
+def test_swapped_same_typed_columns_are_wrong() -> None:
+    # the payer where the payee should be: each column's values exist, in the other's place
+    expected = [(1, 2, 500), (3, 1, 700)]
+    swapped = [(2, 1, 500), (1, 3, 700)]
+    assert not results_equal(expected, swapped)
+    assert not results_equal(expected, swapped, ordered=True)
+    assert progress(expected, swapped) < 0.5
+    assert results_equal(expected, swapped, any_order=True)
+
+
+def test_column_order_any_with_ordered_rows() -> None:
     expected = [("north", 10), ("south", 20)]
-    assert results_equal(expected, [(10, "north"), (20, "south")], ordered=True)
-    assert not results_equal(expected, [(20, "south"), (10, "north")], ordered=True)
+    assert results_equal(expected, [(10, "north"), (20, "south")], ordered=True, any_order=True)
+    assert not results_equal(
+        expected, [(20, "south"), (10, "north")], ordered=True, any_order=True
+    )
 
 
 def test_column_permutation_must_be_consistent_across_rows() -> None:
     # Each column's values match some column of the other result, but no single column order
     # lines up every row.
-    assert not results_equal([(1, "a"), (2, "b")], [(2, "a"), (1, "b")])
+    assert not results_equal([(1, "a"), (2, "b")], [(2, "a"), (1, "b")], any_order=True)
 
 
 def test_column_permutation_found_among_many_lookalike_columns() -> None:
@@ -80,7 +92,8 @@ def test_column_permutation_found_among_many_lookalike_columns() -> None:
     # 0 0 0 0 1) moves the last column first. Some permutation matches, so the results are equal.
     expected = [(1, 0, 0, 0, 0), (0, 1, 1, 1, 1)]
     actual = [(0, 0, 0, 0, 1), (1, 1, 1, 1, 0)]
-    assert results_equal(expected, actual)
+    assert results_equal(expected, actual, any_order=True)
+    assert not results_equal(expected, actual)
 
 
 def test_different_column_counts_never_equal() -> None:
@@ -238,10 +251,13 @@ def test_progress_of_extra_rows_below_one() -> None:
     )
 
 
-def test_progress_counts_columns_found_in_other_order() -> None:
-    # the right columns in the other order are equal; one right column of two earns column credit
-    assert progress([(1, "a"), (2, "b")], [("a", 1), ("b", 2)]) == 1.0
+def test_progress_counts_columns_found_in_other_order_only_when_any_order() -> None:
+    # with column_order: any the right columns in the other order are equal; one right column of
+    # two earns column credit either way
+    assert progress([(1, "a"), (2, "b")], [("a", 1), ("b", 2)], any_order=True) == 1.0
+    assert progress([(1, "a"), (2, "b")], [("a", 1), ("b", 2)]) == 0.0
     assert 0.0 < progress([(1, "a"), (2, "b")], [(1, "x"), (2, "y")]) < 1.0
+    assert 0.0 < progress([(1, "a"), (2, "b")], [(1, "x"), (2, "y")], any_order=True) < 1.0
 
 
 # -- properties ------------------------------------------------------------------------------------
@@ -300,7 +316,26 @@ def test_prop_consistent_column_shuffle_is_equal(
     width = len(rows[0])
     order = data.draw(st.permutations(range(width)))
     moved = [tuple(r[j] for j in order) for r in rows]
-    assert results_equal(rows, moved, ordered=ordered)
+    assert results_equal(rows, moved, ordered=ordered, any_order=True)
+
+
+@SETTINGS
+@given(tables(min_rows=1, max_width=4), st.data())
+def test_prop_swapping_two_columns_is_wrong_unless_they_agree_row_by_row(
+    rows: list, data: st.DataObject
+) -> None:
+    width = len(rows[0])
+    if width < 2:
+        return
+    i, j = data.draw(st.permutations(range(width)))[:2]
+    order = list(range(width))
+    order[i], order[j] = j, i
+    moved = [tuple(r[c] for c in order) for r in rows]
+    agree = all(results_equal([(r[i],)], [(r[j],)]) for r in rows)
+    assert results_equal(rows, moved, ordered=True) == agree
+    assert results_equal(rows, moved, ordered=True, any_order=True)
+    if not agree:
+        assert progress(rows, moved, ordered=True) < 1.0
 
 
 @SETTINGS
