@@ -29,7 +29,33 @@ _SEED_TYPES = {
 
 
 def parse_action(action: Any) -> Action:
-    """One :class:`Action` from any accepted spelling; :class:`ActionError` says what is wrong."""
+    """One :class:`Action` from any accepted spelling; :class:`ActionError` says what is wrong.
+
+    Text that cannot be encoded as UTF-8 (a lone surrogate, as undecodable bytes become) is
+    refused here, before any step is counted: no observation, log line or answer could carry it.
+    """
+    act = _parse(action)
+    require_utf8(act.sql, "the SQL")
+    require_utf8(act.table, "the table name")
+    return act
+
+
+def require_utf8(text: str | None, what: str) -> None:
+    """Raise :class:`ActionError` naming ``what`` and the character when ``text`` cannot be
+    encoded as UTF-8 (a lone surrogate: invalid bytes decoded with ``surrogateescape``, or a
+    ``\\udXXX`` escape in JSON)."""
+    if text is None:
+        return
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ActionError(
+            f"{what} is not valid UTF-8 text: character {exc.start + 1} is a lone surrogate "
+            f"({text[exc.start]!r}); send UTF-8"
+        ) from None
+
+
+def _parse(action: Any) -> Action:
     if isinstance(action, Action):
         return action
     if isinstance(action, str):

@@ -194,6 +194,11 @@ class Catalog:
                 if broken_datasets:
                     continue  # the dataset file's own error is reported; do not pile on
                 known = ", ".join(sorted(cat.datasets)) or "none"
+                if not data_dir.is_dir():
+                    known += (
+                        f"; {root} has no datasets/ folder: give the task folder that holds "
+                        "datasets/ beside the task folders, or the task file itself"
+                    )
                 source = cat.sources[task_id]
                 errors.append(
                     TaskFileError(
@@ -208,6 +213,40 @@ class Catalog:
         cat.tasks = dict(sorted(cat.tasks.items()))
         cat.digest = hasher.hexdigest()
         return cat
+
+    @classmethod
+    def of_file(cls, path: str | os.PathLike[str]) -> Catalog:
+        """A catalog of the one task in the file at ``path``, with its dataset: from the
+        ``datasets/`` folder of the task folder it is in (or beside it), else the bundled ones."""
+        file = Path(path).expanduser().resolve()
+        task = parse_model(file, Task)
+        places = [file.parent.parent / "datasets", file.parent / "datasets"]
+        places.append(bundled_tasks_dir() / "datasets")
+        for place in places:
+            found = {}
+            for candidate in sorted(place.glob("*.yaml")) if place.is_dir() else []:
+                dataset = parse_model(candidate, Dataset)
+                found[dataset.id] = (dataset, candidate)
+            if task.dataset in found:
+                dataset, source = found[task.dataset]
+                break
+        else:
+            looked = ", ".join(str(p) for p in places[:2])
+            raise TaskFileError(
+                file,
+                f"unknown dataset {task.dataset!r}: not in {looked} (no such folder, or no "
+                "dataset with this id there), nor among the bundled datasets",
+                field="dataset",
+                line=_line_of(_read_yaml(file)[1], ["dataset"]),
+            )
+        digest = hashlib.sha256(file.read_bytes() + b"\0" + source.read_bytes()).hexdigest()
+        return cls(
+            root=source.parent.parent,
+            datasets={dataset.id: dataset},
+            tasks={task.id: task},
+            sources={task.id: file, "dataset:" + dataset.id: source},
+            digest=digest,
+        )
 
     def get(self, task_id: str) -> Task:
         if not isinstance(task_id, str):

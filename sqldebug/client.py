@@ -68,6 +68,7 @@ class RemoteEpisodes:
         except (OSError, ValueError):
             saved = {}
         if saved.get("server") != self.server or "session_id" not in saved:
+            self.request("GET", "/health")  # an unreachable server is the news, not the session
             flag = "" if name == "default" else f" --session {name}"
             raise EpisodeError(
                 f"no episode in session {name!r} on {self.server}; start one with "

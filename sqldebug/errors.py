@@ -74,6 +74,10 @@ class RunFolderError(SQLDebugError):
     """A bench run folder cannot be used: missing, unreadable, or made by a different plan."""
 
 
+class NotARunFolderError(RunFolderError):
+    """The path given as a run folder is none: missing, or a file (a usage error)."""
+
+
 class MixedTaskSetsError(SQLDebugError):
     """Runs over different task sets were to be compared."""
 

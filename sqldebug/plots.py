@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqldebug.errors import MixedTaskSetsError, RunFolderError
+from sqldebug.errors import MixedTaskSetsError, NotARunFolderError, RunFolderError
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -122,9 +122,9 @@ def load_run(path: Path | str) -> Run:
     """
     folder = Path(path)
     if not folder.exists():
-        raise RunFolderError(f"{folder}: no such run folder")
+        raise NotARunFolderError(f"{folder}: no such run folder")
     if not folder.is_dir():
-        raise RunFolderError(f"{folder}: not a folder (give the run folder, not a file in it)")
+        raise NotARunFolderError(f"{folder}: not a folder (give the run folder, not a file in it)")
     for name in ("manifest.json", "summary.json", "episodes.jsonl"):
         if not (folder / name).is_file():
             hint = (

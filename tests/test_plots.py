@@ -251,23 +251,23 @@ def test_cli_needs_a_run_and_an_out(tmp_path: Path) -> None:
     assert runner.invoke(app, [str(run)]).exit_code == ExitCode.USAGE
 
 
-def invoke_error(*args: str | Path) -> str:
+def invoke_error(*args: str | Path, code: ExitCode = ExitCode.FAILURE) -> str:
     result = runner.invoke(app, [str(a) for a in args])
-    assert result.exit_code == ExitCode.FAILURE, result.output
+    assert result.exit_code == code, result.output
     assert result.stdout == ""
     assert result.stderr.startswith("error: ") and "Traceback" not in result.stderr
     return " ".join(result.stderr.split())  # rich may wrap long paths
 
 
 def test_missing_folder(tmp_path: Path) -> None:
-    message = invoke_error(tmp_path / "nope", "--out", tmp_path / "out")
+    message = invoke_error(tmp_path / "nope", "--out", tmp_path / "out", code=ExitCode.USAGE)
     assert "nope: no such run folder" in message
     assert not (tmp_path / "out").exists()
 
 
 def test_a_file_is_not_a_run_folder(tmp_path: Path) -> None:
     run = make_run(tmp_path, "baseline", skill=0.5)
-    message = invoke_error(run / "summary.json", "--out", tmp_path / "out")
+    message = invoke_error(run / "summary.json", "--out", tmp_path / "out", code=ExitCode.USAGE)
     assert "not a folder" in message
 
 

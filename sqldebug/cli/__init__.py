@@ -30,6 +30,9 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
     add_completion=False,
     pretty_exceptions_enable=False,
+    # Click's plain help: Typer's rich help lists every flag with a type (`--json <bool>`), so
+    # people typed `--json true`; plain help shows flags as flags and errors as one line.
+    rich_markup_mode=None,
 )
 app.command("reset")(reset.reset)
 app.command("step")(step.step)

@@ -7,6 +7,7 @@ from enum import IntEnum
 from sqldebug.errors import (
     ActionError,
     EpisodeError,
+    NotARunFolderError,
     OptionError,
     TaskFileError,
     TaskSetError,
@@ -35,6 +36,6 @@ def exit_code_for(exc: BaseException) -> ExitCode:
         return ExitCode.TASKS
     if isinstance(exc, EpisodeError | ActionError):
         return ExitCode.EPISODE
-    if isinstance(exc, OptionError):
+    if isinstance(exc, OptionError | NotARunFolderError):  # a run folder is an argument too
         return ExitCode.USAGE
     return ExitCode.FAILURE

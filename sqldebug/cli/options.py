@@ -84,5 +84,8 @@ def parse_agent_options(pairs: list[str]) -> dict[str, Any]:
 def command_group(help: str) -> typer.Typer:
     """A Typer group as every sqldebug group is made: -h works, bare use shows the help."""
     return typer.Typer(
-        help=help, no_args_is_help=True, context_settings={"help_option_names": ["-h", "--help"]}
+        help=help,
+        no_args_is_help=True,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        rich_markup_mode=None,  # as the main app: flags shown as flags (see cli/__init__.py)
     )

@@ -14,19 +14,55 @@ from sqldebug.cli.output import emit_json, fail, guarded, out
 
 
 def _read_sql(sql: str | None, file: Path | None) -> str | None:
-    """The SQL from the argument, a file, or standard input ('-')."""
+    """The SQL from the argument, a file, or standard input ('-'); text that is not UTF-8 is
+    refused here, naming where it came from, before anything is sent or counted."""
     if sql is not None and file is not None:
         raise fail("give the SQL as an argument or with --file, not both", ExitCode.USAGE)
     if file is not None:
         try:
-            return file.read_text(encoding="utf-8")
-        except UnicodeDecodeError:
-            raise fail(f"cannot read {file}: not UTF-8 text", ExitCode.USAGE) from None
+            return _decode(file.read_bytes(), str(file))
         except OSError as exc:
             raise fail(f"cannot read {file}: {exc.strerror}", ExitCode.USAGE) from None
     if sql == "-":
-        return sys.stdin.read()
-    return sql
+        stream = getattr(sys.stdin, "buffer", None)
+        if stream is None:  # a text-only stdin (an embedding host): it is decoded already
+            return _checked(sys.stdin.read(), "standard input")
+        return _decode(stream.read(), "standard input")
+    if sql is not None and sql.strip().lower() in _FLAG_VALUES:
+        raise fail(
+            f"{sql.strip()!r} is not SQL: flags such as --json or --probe take no value "
+            "(write `sqldebug step --json 'SELECT ...'`)",
+            ExitCode.USAGE,
+        )
+    return None if sql is None else _checked(sql, "the SQL argument")
+
+
+#: what a person who reads ``--json <bool>`` types after a flag; never a statement
+_FLAG_VALUES = {"true", "false", "yes", "no", "on", "off"}
+
+
+def _decode(data: bytes, where: str) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise fail(
+            f"cannot read {where}: not UTF-8 text (byte 0x{data[exc.start]:02x} at offset "
+            f"{exc.start})",
+            ExitCode.USAGE,
+        ) from None
+
+
+def _checked(text: str, where: str) -> str:
+    """``text`` if it encodes as UTF-8; argv and text streams carry undecodable bytes as lone
+    surrogates, which no step may hold."""
+    from sqldebug.actions import require_utf8
+    from sqldebug.errors import ActionError
+
+    try:
+        require_utf8(text, where)
+    except ActionError as exc:
+        raise fail(str(exc), ExitCode.USAGE) from None
+    return text
 
 
 @guarded
@@ -81,6 +117,8 @@ def step(
             raise fail(f"{chosen[0]} takes no SQL", ExitCode.USAGE)
         if review:
             raise fail(f"--review applies to SQL, not to {chosen[0]}", ExitCode.USAGE)
+        if inspect_sample is not None:
+            _checked(inspect_sample, "the --inspect-sample table name")
         kind = {
             "--inspect-schema": "inspect_schema",
             "--inspect-sample": "inspect_sample",

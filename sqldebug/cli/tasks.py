@@ -126,7 +126,9 @@ def validate(
     path: Annotated[
         Path | None,
         typer.Argument(
-            help="Task folder to check (default: --tasks or the bundled set).", file_okay=False
+            help="A task folder, or one task file, to check (default: --tasks or the bundled "
+            "set). A task file's dataset comes from the datasets/ folder of its task folder, "
+            "else from the bundled datasets."
         ),
     ] = None,
     tasks: TasksDir = None,
@@ -142,7 +144,11 @@ def validate(
     from sqldebug.validate import near_duplicates
     from sqldebug.validate import validate as check_all
 
-    catalog = Catalog.load(path or tasks)
+    catalog = (
+        Catalog.of_file(path)
+        if path is not None and path.is_file()
+        else Catalog.load(path or tasks)
+    )
     if pool_size < k:
         raise fail(f"--pool-size ({pool_size}) must be at least --k ({k})", ExitCode.USAGE)
     runtime = Runtime(catalog, pool_size=pool_size)

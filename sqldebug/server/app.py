@@ -1,10 +1,12 @@
 """The FastAPI application: the seed-compatible HTTP routes, the OpenEnv contract, the guards.
 
 Routes stay thin: parse, call :class:`~sqldebug.server.core.ServerCore` (engine work runs on
-worker threads, never on the event loop), write JSON. Errors are answered as
-``{"detail": message, "error": kind}`` with a status that says who must act: 404 unknown session
-or task, 409 episode over, 413 body too large, 422 malformed request, 429 store full. No traceback
-ever reaches a client.
+worker threads, never on the event loop), write JSON. Every error, the framework's own included
+(400 unparsable body, 404 no such route, 405 wrong method), is answered as
+``{"detail": message, "error": kind}`` with a status that says who must act: 400 no session header
+or a body that cannot be parsed, 404 unknown session or task, 409 episode over, 413 body too large,
+422 malformed request (text that is not UTF-8 among them), 429 store full; the OpenAPI document
+declares them route by route. No traceback ever reaches a client.
 """
 
 from __future__ import annotations
@@ -14,15 +16,17 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import FastAPI, Header, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sqldebug import __version__
+from sqldebug.actions import parse_action, require_utf8
 from sqldebug.errors import (
     ActionError,
     EpisodeError,
@@ -31,7 +35,7 @@ from sqldebug.errors import (
     TaskFileError,
     UnknownTaskError,
 )
-from sqldebug.models import EpisodeState, Observation
+from sqldebug.models import Action, EpisodeState, Observation
 from sqldebug.server.asgi import replayed, send_json
 from sqldebug.server.core import ServerConfig, ServerCore, step_payload
 from sqldebug.server.routing import SessionRouter
@@ -56,6 +60,12 @@ class ResetRequest(BaseModel):
         default=None, description="Reset options, e.g. {'perturb_visible': true}."
     )
 
+    @field_validator("task_id")
+    @classmethod
+    def _utf8(cls, value: str | None) -> str | None:
+        require_utf8(value, "the task id")  # an ActionError is a ValueError: a 422 naming it
+        return value
+
 
 class StepRequest(BaseModel):
     """One action, in any accepted spelling (see the README): an object or a bare SQL string."""
@@ -73,6 +83,32 @@ class StepResponse(BaseModel):
     done: bool
     info: dict[str, Any]
     session_id: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a one-line message and a stable kind to branch on."""
+
+    detail: str = Field(description="What was wrong and where, in one line.")
+    error: str = Field(description="The kind: invalid_request, unknown_session, episode, ...")
+
+
+def _documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """The OpenAPI ``responses`` entry for the error statuses a route may answer."""
+    reasons = {
+        400: "No X-Session-Id header, or a body that cannot be parsed",
+        404: "Unknown session or task",
+        405: "Method not allowed",
+        409: "The episode is over: reset it",
+        413: "Request body over the server's limit",
+        422: "Malformed request: wrong types, unknown fields, an action that cannot be "
+        "understood, text that is not UTF-8",
+        429: "The session store is full; see Retry-After",
+    }
+    return {code: {"model": ErrorBody, "description": reasons[code]} for code in statuses}
+
+
+#: every route with a JSON body can be refused for its size or its syntax
+_BODY_ERRORS = (400, 413, 422)
 
 
 class BodyLimit:
@@ -177,11 +213,35 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in e['loc'] if p != 'body') or 'body'}: {e['msg']}"
-            for e in exc.errors()
-        ]
-        return _error(422, "invalid_request", "; ".join(problems))
+        return _error(422, "invalid_request", "; ".join(_problem(e) for e in exc.errors()))
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, exc: HTTPException) -> JSONResponse:
+        """The framework's own answers (no such route, wrong method, a body that cannot be
+        parsed) in the same shape as every other error."""
+        cause = exc.__cause__
+        if isinstance(cause, UnicodeDecodeError):  # the body is not UTF-8: say where
+            byte = cause.object[cause.start : cause.start + 1].hex()
+            return _error(
+                422,
+                "invalid_request",
+                f"the body is not UTF-8 text: byte 0x{byte} at offset {cause.start}",
+            )
+        if isinstance(cause, RecursionError):
+            return _error(400, "invalid_request", "the body is not valid JSON: nested too deeply")
+        kind = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        detail = str(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":  # Starlette's: no such route
+            detail = f"no route {request.url.path}; see /docs for the routes"
+        elif exc.status_code == 405:
+            allowed = (exc.headers or {}).get("Allow", "")
+            detail = f"{request.method} is not allowed on {request.url.path}" + (
+                f"; use {allowed}" if allowed else ""
+            )
+        elif exc.status_code == 400:
+            detail = f"the body cannot be parsed: {detail}"
+        status = exc.status_code
+        return _error(status, kind or "invalid_request", detail, dict(exc.headers or {}) or None)
 
     @app.exception_handler(Exception)
     async def internal(request: Request, exc: Exception) -> JSONResponse:
@@ -196,14 +256,21 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         core.latency["health"].add(time.perf_counter() - t0)
         return body
 
-    @app.get("/tasks", tags=["seed"])
+    @app.get("/tasks", tags=["seed"], responses=_documented(422))
     async def tasks(
-        split: Annotated[str | None, Query()] = None,
-        category: Annotated[str | None, Query()] = None,
-        difficulty: Annotated[str | None, Query()] = None,
+        split: Annotated[Literal["train", "test"] | None, Query()] = None,
+        category: Annotated[str | None, Query(description="A bug category.")] = None,
+        difficulty: Annotated[Literal["easy", "medium", "hard"] | None, Query()] = None,
         dataset: Annotated[str | None, Query()] = None,
     ) -> list[dict[str, Any]]:
-        """The tasks, filtered."""
+        """The tasks, filtered (an unknown split, category or difficulty is a 422, as on the
+        command line)."""
+        from sqldebug.spec import CATEGORIES
+
+        if category is not None and category not in CATEGORIES:
+            raise OptionError(
+                f"category: {category!r} is not a category; one of: {', '.join(CATEGORIES)}"
+            )
         chosen = core.runtime.catalog.filter(
             split=split, category=category, difficulty=difficulty, dataset=dataset
         )
@@ -211,7 +278,10 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
         return [t.model_dump(include=keep) for t in chosen]
 
     @app.post(
-        "/reset", tags=["seed"], response_model=None, responses={200: {"model": StepResponse}}
+        "/reset",
+        tags=["seed"],
+        response_model=None,
+        responses={200: {"model": StepResponse}, **_documented(*_BODY_ERRORS, 404, 429)},
     )
     async def reset(
         x_session_id: SessionHeader = None, body: ResetRequest | None = None
@@ -235,30 +305,32 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
                 "call POST /reset first and send the id it returns",
             )
 
+        action = _action(body.action)  # refused here, before any step is counted
+
         def work() -> bytes:
-            obs, reward, terminated, truncated, info = core.step(
-                session_id, body.action, review=review
-            )
+            obs, reward, terminated, truncated, info = core.step(session_id, action, review=review)
             return step_payload(obs, reward, terminated or truncated, info, session_id=session_id)
 
         return Response(await core.run_fast(work), media_type="application/json")
 
-    @app.post("/step", tags=["seed"], response_model=None, responses={200: {"model": StepResponse}})
+    step_errors = {200: {"model": StepResponse}, **_documented(*_BODY_ERRORS, 404, 409, 429)}
+
+    @app.post("/step", tags=["seed"], response_model=None, responses=step_errors)
     async def step(body: StepRequest, x_session_id: SessionHeader = None) -> Response:
         """One action on the session's episode."""
         return await _step(x_session_id, body, review=False)
 
-    @app.post(
-        "/step_with_review",
-        tags=["seed"],
-        response_model=None,
-        responses={200: {"model": StepResponse}},
-    )
+    @app.post("/step_with_review", tags=["seed"], response_model=None, responses=step_errors)
     async def step_with_review(body: StepRequest, x_session_id: SessionHeader = None) -> Response:
         """One action, reviewed first: SQL with a blocking finding is not run."""
         return await _step(x_session_id, body, review=True)
 
-    @app.get("/state", tags=["seed"], response_model=EpisodeState)
+    @app.get(
+        "/state",
+        tags=["seed"],
+        response_model=EpisodeState,
+        responses=_documented(400, 404, 409, 422, 429),
+    )
     async def state(x_session_id: SessionHeader = None) -> EpisodeState | JSONResponse:
         """The session's episode so far: each action, its reward, the return."""
         if not x_session_id:
@@ -270,7 +342,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
 
         return await core.run_fast(work)
 
-    @app.delete("/session", tags=["seed"])
+    @app.delete("/session", tags=["seed"], responses=_documented(404, 422))
     async def end_session(x_session_id: SessionHeader = None) -> dict[str, Any]:
         """End a session now (idle ones also expire by themselves)."""
         if not x_session_id:
@@ -289,6 +361,28 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     app.add_middleware(SessionRouter, core=core)  # inner: sees bodies BodyLimit has passed
     app.add_middleware(BodyLimit, limit=config.max_body_bytes)
     return app
+
+
+def _problem(error: Any) -> str:
+    """One validation problem as ``where: what``; a body that is not JSON says where it broke."""
+    where = ".".join(str(p) for p in error["loc"] if p != "body") or "body"
+    if error["type"] == "json_invalid":
+        reason = (error.get("ctx") or {}).get("error", "JSON decode error")
+        return f"the body is not valid JSON (JSON decode error at character {where}: {reason})"
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}"
+
+
+def _action(raw: Any) -> Action:
+    """The action of a request: any accepted spelling, refused (422) when it cannot be
+    understood, holds text that is not UTF-8, or submits or probes empty SQL (as the command
+    line refuses it): none of these costs a step."""
+    action = parse_action(raw)
+    if action.type in ("submit", "probe") and not (action.sql or "").strip():
+        raise ActionError(
+            f"the SQL is empty: a {action.type} needs a statement (action.sql, or the action "
+            "as a SQL string)"
+        )
+    return action
 
 
 async def _reap_forever(core: ServerCore) -> None:
