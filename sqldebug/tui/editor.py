@@ -48,6 +48,8 @@ class SQLEditor(TextArea):
             editor = cls.code_editor(text, language=language, soft_wrap=True, id=id)
         except LanguageDoesNotExist:  # pragma: no cover - depends on the installed extras
             editor = cls.code_editor(text, language=None, soft_wrap=True, id=id)
+        # Tab moves on to the next pane, as the help says; SQL needs no tab characters
+        editor.tab_behavior = "focus"
         assert isinstance(editor, cls)
         editor.cursor_blink = False  # steadier to read, and snapshots stay deterministic
         return editor

@@ -18,6 +18,7 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static, Tree
 
+from sqldebug.episodes import start_episode
 from sqldebug.errors import SQLDebugError
 from sqldebug.models import Action, Observation
 from sqldebug.tui.editor import SQLEditor
@@ -45,7 +46,9 @@ class EpisodeScreen(Screen[None]):
         Binding("ctrl+s,f5", "submit", "Submit", priority=True, key_display="^s"),
         Binding("ctrl+p,f6", "probe", "Probe", priority=True, key_display="^p"),
         Binding("ctrl+r", "reset_query", "Reset query", priority=True, key_display="^r"),
-        Binding("ctrl+h,f4", "hint", "Hint", priority=True, key_display="f4"),
+        # not ctrl+h: most terminals send it for Backspace
+        Binding("f4,ctrl+g", "hint", "Hint", priority=True, key_display="f4"),
+        Binding("f7", "select_all", "Select all", priority=True, show=False),
         Binding("n", "next_task", "Next task", priority=True),
         Binding("escape", "back", "Tasks", priority=True, key_display="esc"),
         Binding("space", "pause", "Pause/resume", priority=True),
@@ -119,7 +122,7 @@ class EpisodeScreen(Screen[None]):
         """Reset the environment onto ``task_id`` and show the fresh observation."""
         app = self.app
         try:
-            obs, info = app.env.reset(seed=app.seed, options={"task_id": task_id})
+            obs, info = start_episode(app.env, seed=app.seed, options={"task_id": task_id})
         except SQLDebugError as exc:
             self.notify(str(exc), title="Cannot start the task", severity="error")
             return
@@ -128,9 +131,9 @@ class EpisodeScreen(Screen[None]):
         self.editor.load_text(obs.broken_query)
         self.editor.read_only = False
         samples = {name.lower(): name for name in obs.sample_rows}
-        self.query_one("#schema", SchemaTree).show_schema(
-            app.env.runtime.pool(obs.dataset).schema, samples
-        )
+        tree = self.query_one("#schema", SchemaTree)
+        tree.show_schema(app.env.runtime.pool(obs.dataset).schema, samples)
+        tree.styles.width = tree.fitting_width()
         self.result.show_text("Result", "Submit (^s) or probe (^p) to run the query.")
         self.watching = app.agent is not None
         self.paused = False
@@ -234,6 +237,11 @@ class EpisodeScreen(Screen[None]):
 
     def action_probe(self) -> None:
         self.play(Action(type="probe", sql=self.editor.sql))
+
+    def action_select_all(self) -> None:
+        """F7 from anywhere on the screen: the editor takes focus with all its text selected."""
+        self.editor.focus()
+        self.editor.select_all()
 
     def action_reset_query(self) -> None:
         """Only the editor goes back to the broken query: no step is spent."""

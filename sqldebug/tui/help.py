@@ -15,11 +15,12 @@ KEYS = """\
   ctrl+s / f5   submit the editor's SQL (graded; costs a step)
   ctrl+p / f6   probe: run it on the visible data (not graded; costs a step)
   ctrl+r        put the broken query back in the editor
-  ctrl+h / f4   reveal the next hint
-  f7            select all in the editor (then type or paste over it)
+  f4 / ctrl+g   reveal the next hint
+  f7            select all in the editor, from anywhere (then type or paste over it)
   n             next task (once the episode is over)
   escape        back to the task list
-  tab           move between editor, schema, result and history
+  tab           move between editor, result, history and schema (shift+tab: back);
+                a focused result table scrolls sideways with the arrow keys
   select a table in the schema tree to see its sample rows
 
 [b]Watch mode[/] (--agent)
