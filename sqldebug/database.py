@@ -265,13 +265,16 @@ def build(
     rows: Mapping[str, Sequence[Sequence[Any]]],
     *,
     lenient: bool = False,
+    fallback: Mapping[str, Sequence[Sequence[Any] | None]] | None = None,
 ) -> sqlite3.Connection:
     """A new in-memory database: the schema, then the rows, with every constraint enforced.
 
     Strict (the default) raises :class:`DatasetError` for the first rejected row. ``lenient``
     (variants) skips rows that break a constraint instead. Foreign keys are checked once all rows
     are in, so rows may come in any order (a manager after their report); a lenient build drops
-    the rows whose parent is missing until none is left.
+    the rows whose parent is missing until none is left. ``fallback`` (lenient builds) gives, per
+    table and row position, a row to insert instead when a row is rejected (a variant's original
+    row, so one moved value that breaks a CHECK does not drop a parent and all its children).
     """
     conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
     try:
@@ -297,6 +300,12 @@ def build(
                 conn.execute(insert, tuple(row))
             except (sqlite3.Error, ValueError) as exc:
                 if lenient:
+                    spare = (fallback or {}).get(table)
+                    if spare is not None and index < len(spare) and spare[index] is not None:
+                        try:
+                            conn.execute(insert, tuple(spare[index]))  # type: ignore[arg-type]
+                        except (sqlite3.Error, ValueError):
+                            pass
                     continue
                 conn.close()
                 raise DatasetError(
@@ -357,6 +366,8 @@ class Instance:
     key: str
     template: sqlite3.Connection
     limits: Limits
+    #: expected answers computed on this instance, by solution (they go when the instance goes)
+    answers: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 

@@ -33,6 +33,7 @@ from sqldebug.models import (
 from sqldebug.reward import RewardWeights, Score, step_reward
 from sqldebug.runtime import Runtime, get_runtime
 from sqldebug.spec import Task
+from sqldebug.variants import SPACE
 
 
 def is_generated(task_id: str) -> bool:
@@ -45,7 +46,7 @@ class EnvConfig:
     """How episodes are run. Every field can be passed to :func:`sqldebug.make` by name."""
 
     k: int = 4  # hidden instances per episode
-    pool_size: int = 16  # hidden variants per dataset to draw from
+    pool_size: int = SPACE  # hidden variant indices per dataset to draw from
     weights: RewardWeights = field(default_factory=RewardWeights)
     limits: Limits = field(default_factory=Limits)
     review: bool = False  # review every submission (blocked SQL is then not run)
@@ -150,13 +151,13 @@ class SQLDebugEnv:
 
             task = random.Random(self.seed).choice(self.tasks)
         self._task = task
-        self.instances: list[Instance] = self.runtime.instances(
+        instances, baseline = self.runtime.episode(
             task, self.seed, self.config.k, perturb_visible=perturb
         )
+        self.instances: list[Instance] = instances
         self.grader: Grader = self.runtime.grader(task)
-        self._instance_keys = [i.key for i in self.instances]
         self.max_steps = self.config.max_steps or task.max_steps
-        self.best: Score = self.grader.baseline(self.instances)
+        self.best: Score = baseline.score
         self.step_count = 0
         self.solved = False
         self.done = False
@@ -164,6 +165,8 @@ class SQLDebugEnv:
         self.failed_submissions = 0
         # (action, reward, solved, error) per step; state() turns them into HistoryEntry models
         self.history: list[tuple[Action, float, bool, SQLError | None]] = []
+        # per graded submission: (step, per-instance progress); for the trainer, never the agent
+        self._verdicts: list[tuple[int, list[float]]] = []
         self._submitted: set[int] = set()
         self.episode_id = secrets.token_hex(8)
         visible = self.instances[0]
@@ -172,7 +175,6 @@ class SQLDebugEnv:
             title=task.title,
             intent=task.intent,
             dataset=task.dataset,
-            category=task.category,
             difficulty=task.difficulty,
             kind=task.kind,
             schema_sql=self.runtime.catalog.datasets[task.dataset].ddl,
@@ -211,15 +213,7 @@ class SQLDebugEnv:
             if outcome.result is not None:
                 result = to_table(outcome.result, self.config.show_rows)
             current = sql if len(sql) <= self.config.limits.max_sql_chars else current
-            message = (
-                "Correct: the fix answers the intent on every instance."
-                if outcome.correct
-                else (
-                    f"Not correct yet (progress {outcome.score.progress:.2f})."
-                    if error is None
-                    else "The statement did not run."
-                )
-            )
+            message = _verdict(outcome)
         elif act.type == "probe":
             sql = act.sql or ""
             if act.review:
@@ -264,6 +258,7 @@ class SQLDebugEnv:
         )
         self.step_count = step_no
         if outcome is not None:
+            self._verdicts.append((step_no, list(outcome.per_instance)))
             self.best = self.best.best(outcome.score)
             self.solved = outcome.correct
             if not outcome.correct:
@@ -308,6 +303,27 @@ class SQLDebugEnv:
                 for i, (act, reward, solved, err) in enumerate(self.history, start=1)
             ],
         )
+
+    def grading_report(self) -> dict[str, Any]:
+        """For trainers, not agents: the hidden instances of the episode and each graded
+        submission's progress on each (visible first). Only once the episode is over, so nothing
+        of it can steer the agent; no face shows it to the agent."""
+        if self._task is None:
+            raise EpisodeError("no episode yet: call reset() first")
+        if not self.done:
+            raise EpisodeError(
+                "the grading report is for trainers, once the episode is over (solved or out of "
+                "steps)"
+            )
+        return {
+            "task_id": self.task.id,
+            "seed": self.seed,
+            "instances": [i.key for i in self.instances],
+            "submissions": [
+                {"step": step, "per_instance": [round(p, 6) for p in scores]}
+                for step, scores in self._verdicts
+            ],
+        }
 
     def close(self) -> None:
         self._obs = None
@@ -374,7 +390,6 @@ class SQLDebugEnv:
             "task_id": self.task.id,
             "seed": self.seed,
             "step": self.step_count,
-            "instances": self._instance_keys,
         }
         if breakdown is not None:
             info["reward_breakdown"] = breakdown.__dict__.copy()
@@ -387,9 +402,24 @@ class SQLDebugEnv:
                 "valid": s.valid,
                 "progress": round(s.progress, 6),
             }
-            info["per_instance"] = [round(p, 6) for p in outcome.per_instance]
             info["error_class"] = outcome.error.kind if outcome.error else None
         return info
+
+
+def _verdict(outcome: Outcome) -> str:
+    """What a submission's observation says of it: whether it ran, and whether it is right; for
+    an answer that is right on the visible rows only, that much, never which instance or how far
+    off."""
+    if outcome.correct:
+        return "Correct: the fix answers the intent on every instance."
+    if outcome.error is not None:
+        return "The statement did not run."
+    if outcome.per_instance and outcome.per_instance[0] == 1.0:
+        return (
+            "Right on the rows you can see, wrong on other data of the same shape: the query "
+            "fits these rows but not the intent."
+        )
+    return f"Not correct yet (progress {outcome.score.progress:.2f})."
 
 
 def make(

@@ -24,7 +24,8 @@ from __future__ import annotations
 
 import functools
 import math
-from collections import Counter
+import threading
+from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from itertools import chain
@@ -198,9 +199,7 @@ def equal_canon(e: Canon, a: Canon, *, ordered: bool = False, any_order: bool = 
     return order is not None and _same(e, a.permuted(order), ordered)
 
 
-def progress_canon(
-    e: Canon, a: Canon, *, ordered: bool = False, any_order: bool = False
-) -> float:
+def progress_canon(e: Canon, a: Canon, *, ordered: bool = False, any_order: bool = False) -> float:
     """:func:`progress` on canonical results."""
     if equal_canon(e, a, ordered=ordered, any_order=any_order):
         return 1.0
@@ -339,31 +338,78 @@ def order_matters(task: Task) -> bool:
     return task.kind == "query" and _top_level_order_by(task.solution)
 
 
-class Grader:
-    """Grades submissions for one task; the solution's answers are computed once per instance."""
+#: How many instance sets' baselines a grader keeps (seeds come from clients: bounded).
+BASELINES = 1024
 
-    def __init__(self, task: Task, answers: dict[str, Answer] | None = None) -> None:
-        """``answers`` may be shared by graders of tasks with the same solution and kind."""
+
+@dataclass(frozen=True)
+class Baseline:
+    """The broken query on one episode's instances: its score (where reward for improvement
+    starts) and whether some hidden instance exposes the bug (see :meth:`Grader.exposes`)."""
+
+    score: Score
+    exposes: bool
+
+
+class Grader:
+    """Grades submissions for one task; the solution's answer on an instance is computed once and
+    kept on the instance (so graders of tasks with one solution share it, and it goes when the
+    instance is evicted)."""
+
+    def __init__(self, task: Task) -> None:
         self.task = task
         self.ordered = order_matters(task)
         self.any_order = task.column_order == "any"
-        self._expected: dict[str, Answer] = {} if answers is None else answers
-        self._baselines: dict[tuple[str, ...], Score] = {}
+        self._key = (task.kind, tuple(task.tables), task.solution)
+        self._baselines: OrderedDict[tuple[str, ...], Baseline] = OrderedDict()
+        self._lock = threading.Lock()
 
     def expected(self, inst: Instance) -> Answer:
         """The solution's answer on ``inst`` (raises QueryError if the solution fails there)."""
-        answer = self._expected.get(inst.key)
+        answer: Answer | None = inst.answers.get(self._key)
         if answer is None:
-            answer = self._expected[inst.key] = self.run(inst, self.task.solution)
+            answer = inst.answers[self._key] = self.run(inst, self.task.solution)
         return answer
 
-    def baseline(self, instances: list[Instance]) -> Score:
-        """The broken query's own score on these instances: where reward for improvement starts."""
+    def same_answer(self, a: Answer, b: Answer) -> bool:
+        """Whether two answers (say, the solution's on two instances) are equal under this task's
+        rules."""
+        return a.keys() == b.keys() and all(
+            equal_canon(
+                a[key][1],
+                b[key][1],
+                ordered=self.ordered and key == _QUERY,
+                any_order=self.any_order,
+            )
+            for key in a
+        )
+
+    def baseline(self, instances: list[Instance]) -> Baseline:
+        """The broken query on these instances (visible first), computed once per instance set."""
         key = tuple(i.key for i in instances)
-        score = self._baselines.get(key)
-        if score is None:
-            score = self._baselines[key] = self.grade(self.task.broken, instances).score
-        return score
+        with self._lock:
+            found = self._baselines.get(key)
+            if found is not None:
+                self._baselines.move_to_end(key)
+                return found
+        outcome = self.grade(self.task.broken, instances)
+        found = Baseline(outcome.score, self.exposes(instances, outcome))
+        with self._lock:
+            self._baselines[key] = found
+            while len(self._baselines) > BASELINES:
+                self._baselines.popitem(last=False)
+        return found
+
+    def exposes(self, instances: list[Instance], broken: Outcome) -> bool:
+        """Whether some hidden instance both fails the broken query and has another answer than
+        the visible one. Then neither the broken query, nor the visible answer typed out, nor any
+        mix of the two chosen by telling the visible instance apart passes on every instance."""
+        scores = broken.per_instance or [0.0] * len(instances)  # empty: it did not run at all
+        visible = self.expected(instances[0])
+        return any(
+            score < 1.0 and not self.same_answer(self.expected(inst), visible)
+            for inst, score in zip(instances[1:], scores[1:], strict=True)
+        )
 
     def run(self, inst: Instance, sql: str, *, checked: bool = False) -> Answer:
         """Run ``sql`` on ``inst`` as this task runs statements; raises QueryError."""

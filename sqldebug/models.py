@@ -100,7 +100,6 @@ class Observation(Model):
     title: str
     intent: str
     dataset: str
-    category: str
     difficulty: str
     kind: str
     schema_sql: str

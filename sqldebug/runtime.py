@@ -16,10 +16,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.database import DatasetError, Instance, Limits
 from sqldebug.errors import TaskFileError
-from sqldebug.grading import Grader
+from sqldebug.grading import Baseline, Grader
 from sqldebug.models import ResultTable
 from sqldebug.spec import Task
-from sqldebug.variants import InstancePool
+from sqldebug.variants import SPACE, InstancePool, deployment_secret
 
 if TYPE_CHECKING:
     from sqldebug.generation.generator import Generator
@@ -30,6 +30,8 @@ T = TypeVar("T")
 GENERATED_GRADERS = 4096
 #: How many generators (one per distinct ``generated:...`` reference) a runtime keeps.
 GENERATORS = 32
+#: How many instance sets a reset draws at most, looking for one that exposes the bug.
+DRAW_ATTEMPTS = 16
 
 
 @dataclass
@@ -37,17 +39,16 @@ class Runtime:
     """Instance pools and graders for one catalog, under one set of limits."""
 
     catalog: Catalog
-    pool_size: int = 16
+    pool_size: int = SPACE
     limits: Limits = field(default_factory=Limits)
     sample_size: int = 5
+    #: keys the hidden instances (see :mod:`sqldebug.variants`); "" is the public default
+    secret: str = field(default="", repr=False)
     _pools: dict[str, InstancePool] = field(default_factory=dict, repr=False)
     _graders: dict[str, Grader] = field(default_factory=dict, repr=False)
-    # generated tasks come and go: their graders are kept in a bounded LRU, and graders of tasks
-    # with one solution share its answers (the seed query's)
+    # generated tasks come and go: their graders are kept in a bounded LRU (the solution's
+    # answers live on the instances, so tasks made from one seed query share them)
     _generated: OrderedDict[str, Grader] = field(default_factory=OrderedDict, repr=False)
-    _answers: dict[tuple[str, str, tuple[str, ...], str], dict[str, Any]] = field(
-        default_factory=dict, repr=False
-    )
     _generators: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
     _samples: dict[str, dict[str, ResultTable]] = field(default_factory=dict, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
@@ -68,7 +69,12 @@ class Runtime:
                     ds = self.catalog.datasets[dataset_id]
                     try:
                         pool = InstancePool(
-                            ds.id, ds.ddl, ds.rows, size=self.pool_size, limits=self.limits
+                            ds.id,
+                            ds.ddl,
+                            ds.rows,
+                            size=self.pool_size,
+                            limits=self.limits,
+                            secret=self.secret,
                         )
                     except DatasetError as exc:
                         raise TaskFileError(
@@ -82,13 +88,8 @@ class Runtime:
             return self._generated_grader(task)
         grader = self._graders.get(task.id)
         if grader is None:
-            grader = self._graders.setdefault(task.id, Grader(task, self._shared_answers(task)))
+            grader = self._graders.setdefault(task.id, Grader(task))
         return grader
-
-    def _shared_answers(self, task: Task) -> dict[str, Any]:
-        key = (task.dataset, task.kind, tuple(task.tables), task.solution)
-        with self._lock:
-            return self._answers.setdefault(key, {})
 
     def _generated_grader(self, task: Task) -> Grader:
         with self._lock:
@@ -96,7 +97,7 @@ class Runtime:
             if grader is not None and grader.task == task:
                 self._generated.move_to_end(task.id)
                 return grader
-        grader = Grader(task, self._shared_answers(task))
+        grader = Grader(task)
         with self._lock:
             self._generated[task.id] = grader
             while len(self._generated) > GENERATED_GRADERS:
@@ -120,15 +121,39 @@ class Runtime:
         return gen
 
     def instances(
-        self, task: Task, seed: int, k: int, *, perturb_visible: bool = False
+        self, task: Task, seed: int, k: int, *, perturb_visible: bool = False, attempt: int = 0
     ) -> list[Instance]:
         """The visible instance first, then the ``k`` hidden ones the seed draws.
 
         With ``perturb_visible`` one more variant is drawn and plays the visible part.
         """
         pool = self.pool(task.dataset)
-        drawn = [pool.variant(i) for i in pool.draw(seed, k + (1 if perturb_visible else 0))]
+        wanted = k + (1 if perturb_visible else 0)
+        drawn = [pool.variant(i) for i in pool.draw(seed, wanted, attempt)]
         return drawn if perturb_visible else [pool.visible, *drawn]
+
+    def episode(
+        self, task: Task, seed: int, k: int, *, perturb_visible: bool = False
+    ) -> tuple[list[Instance], Baseline]:
+        """The instances an episode of ``task`` with ``seed`` is graded on, and the broken query's
+        baseline there.
+
+        The seed's first draw is kept when some hidden instance in it exposes the bug (fails the
+        broken query and has another answer than the visible one: :meth:`Grader.exposes`);
+        otherwise the seed draws again, up to :data:`DRAW_ATTEMPTS` times, deterministically. So
+        "the typed-out answer when the data looks visible, the broken query otherwise" cannot pass
+        an episode. ``tasks validate`` checks that the first draws of a sample of seeds expose
+        the bug often (``hidden-exposes-bug``), so redraws are rare and cheap.
+        """
+        grader = self.grader(task)
+        for attempt in range(DRAW_ATTEMPTS):
+            instances = self.instances(
+                task, seed, k, perturb_visible=perturb_visible, attempt=attempt
+            )
+            baseline = grader.baseline(instances)
+            if baseline.exposes:
+                break
+        return instances, baseline
 
     def samples(self, task: Task, visible: Instance) -> dict[str, ResultTable]:
         """The first rows of every table of the visible instance (shared by all its episodes)."""
@@ -151,33 +176,39 @@ class Runtime:
             self._samples[key] = cached
         return cached
 
-    def warm(self) -> None:
-        """Build every instance and expected answer now, so no episode pays for it later."""
-        for ds in self.catalog.datasets:
-            self.pool(ds).warm()
+    def warm(self, seeds: int = 4, k: int = 4) -> None:
+        """Build the visible instances, the hidden ones that seeds ``0 .. seeds-1`` draw first,
+        and every task's answers on them now, so the first episodes do not pay for it."""
         for task in self.catalog.tasks.values():
             pool = self.pool(task.dataset)
             grader = self.grader(task)
-            for inst in [pool.visible, *(pool.variant(i) for i in range(pool.size))]:
+            for inst in [pool.visible, *(pool.variant(i) for i in pool.sample(seeds, k))]:
                 grader.expected(inst)
 
 
-_RUNTIMES: dict[tuple[str, str, int, Limits], Runtime] = {}
+_RUNTIMES: dict[tuple[str, str, int, Limits, str], Runtime] = {}
 _RUNTIMES_LOCK = threading.Lock()
 
 
 def get_runtime(
     tasks: str | os.PathLike[str] | None = None,
     *,
-    pool_size: int = 16,
+    pool_size: int = SPACE,
     limits: Limits | None = None,
+    secret: str | None = None,
 ) -> Runtime:
-    """The shared runtime for a task folder and configuration (one per process)."""
+    """The shared runtime for a task folder and configuration (one per process).
+
+    ``secret`` keys the hidden instances; by default ``$SQLDEBUG_SECRET`` (or the public "").
+    """
     catalog = load_catalog(tasks)
     limits = limits or Limits()
-    key = (str(catalog.root), catalog.digest, pool_size, limits)
+    secret = deployment_secret() if secret is None else secret
+    key = (str(catalog.root), catalog.digest, pool_size, limits, secret)
     with _RUNTIMES_LOCK:
         runtime = _RUNTIMES.get(key)
         if runtime is None:
-            runtime = _RUNTIMES[key] = Runtime(catalog, pool_size=pool_size, limits=limits)
+            runtime = _RUNTIMES[key] = Runtime(
+                catalog, pool_size=pool_size, limits=limits, secret=secret
+            )
     return runtime

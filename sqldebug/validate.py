@@ -1,11 +1,14 @@
 """The invariants every task must hold, checked by execution (``sqldebug tasks validate``).
 
-For each task: its dataset builds; the solution runs on the visible instance and on every hidden
-variant of the pool, with a non-empty result (a changed table, for mutation tasks); the solution is
-graded correct and the oracle solves it within ``max_steps``; the broken query is graded incorrect
-and the bug shows on the visible instance; a constant-answer query (the solution's visible result
-typed out as VALUES) is graded incorrect for *every* seed, because fewer than ``k`` variants of the
-pool share the visible answer.
+For each task: its dataset builds; the solution runs on the visible instance and on a sample of
+hidden variants (those that the first :data:`SAMPLE_SEEDS` seeds draw), with a non-empty result (a
+changed table, for mutation tasks); the solution is graded correct and the oracle solves it within
+``max_steps``; the broken query is graded incorrect and the bug shows on the visible instance; on
+at least :data:`EXPOSE_SHARE` of the sampled variants the answer differs from the visible one (so a
+typed-out answer fails there: ``no-constant-answer``) and, on as many, the broken query is wrong
+(the bug is exercised on most hidden data: ``hidden-exposes-bug``); and every sampled seed draws
+an instance set where one instance does both, so that "the typed-out answer on the visible data,
+the broken query elsewhere" fails (see :meth:`sqldebug.runtime.Runtime.episode`).
 """
 
 from __future__ import annotations
@@ -43,6 +46,13 @@ def constant_answer(result: Result) -> str:
     return exp.select("*").from_(values).sql(dialect="sqlite")
 
 
+#: Seeds whose first draws make the sample of hidden variants that validation checks.
+SAMPLE_SEEDS = 16
+#: The share of sampled hidden variants on which the bug must show (broken query wrong, and an
+#: answer other than the visible one).
+EXPOSE_SHARE = 0.5
+
+
 def check_task(runtime: Runtime, task: Task, *, k: int = 4) -> list[str]:
     """The reasons ``task`` breaks an invariant (empty when it holds them all)."""
     return [message for _, message in failed_invariants(runtime, task, k=k)]
@@ -57,6 +67,7 @@ INVARIANTS = (
     "solution-changes-something",
     "bug-visible",
     "no-constant-answer",
+    "hidden-exposes-bug",
     "broken-graded-wrong",
     "oracle-solves",
 )
@@ -82,7 +93,7 @@ def failed_invariants(
     except SQLDebugError as exc:
         return [("dataset-builds", f"dataset does not build: {exc}")]
     grader = runtime.grader(task)
-    instances = [pool.visible, *(pool.variant(i) for i in range(pool.size))]
+    instances = [pool.visible, *(pool.variant(i) for i in pool.sample(SAMPLE_SEEDS, k))]
     reasons: list[tuple[str, str]] = []
     expected = []
     for inst in instances:
@@ -124,19 +135,39 @@ def failed_invariants(
         )
         if solution_checked:
             return reasons  # the generator only wants the first reason, and fast
-    if task.kind == "query" and not solution_checked:
-        hack = constant_answer(expected[0][""][0])
-        same = [
-            i.key
-            for i, r in zip(instances[1:], expected[1:], strict=True)
-            if grader.grade(hack, [i]).correct
+    hidden = len(instances) - 1
+    differs = [not grader.same_answer(r, expected[0]) for r in expected[1:]]
+    if sum(differs) < EXPOSE_SHARE * hidden:
+        reasons.append(
+            (
+                "no-constant-answer",
+                f"{hidden - sum(differs)} of {hidden} sampled hidden variants have the visible "
+                f"answer, so a typed-out answer passes there (at most {1 - EXPOSE_SHARE:.0%} may)",
+            )
+        )
+    if solution_checked and reasons:
+        return reasons
+    outcome = grader.grade(task.broken, instances)
+    scores = outcome.per_instance or [0.0] * len(instances)
+    wrong = sum(score < 1.0 for score in scores[1:])
+    if wrong < EXPOSE_SHARE * hidden:
+        reasons.append(
+            (
+                "hidden-exposes-bug",
+                f"the broken query is wrong on {wrong} of {hidden} sampled hidden variants; it "
+                f"must be on at least {EXPOSE_SHARE:.0%}",
+            )
+        )
+    elif not reasons:
+        stuck = [
+            seed for seed in range(SAMPLE_SEEDS) if not runtime.episode(task, seed, k)[1].exposes
         ]
-        if len(same) >= k:
+        if stuck:
             reasons.append(
                 (
-                    "no-constant-answer",
-                    f"a typed-out answer passes on {len(same)} of {pool.size} hidden variants "
-                    f"({', '.join(same)}); with k={k} some seeds would accept it",
+                    "hidden-exposes-bug",
+                    f"seeds {stuck} draw no hidden instance where the broken query is wrong and "
+                    "the answer is not the visible one",
                 )
             )
     env = SQLDebugEnv(runtime, [task], EnvConfig(k=k, pool_size=pool.size, limits=runtime.limits))

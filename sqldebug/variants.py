@@ -10,9 +10,14 @@ Rows are generated in Python and inserted through :func:`sqldebug.database.build
 constraint enforced (keys, NOT NULL, CHECK, foreign keys): a generated row that breaks one is
 skipped. So the schema's constraints hold by construction, whatever the schema is.
 
-Variant ``i`` of a dataset depends only on (dataset id, i); episodes draw k of a fixed pool of
-variants by seed (:meth:`InstancePool.draw`), so the finite set of hidden
-instances can be validated whole and built once per process.
+Variant ``i`` of a dataset depends only on (deployment secret, dataset id, i), and a seed draws k
+of ``2**32`` variant indices (:meth:`InstancePool.draw`). Knowing the source and the public seeds
+therefore does not tell anyone the hidden data once a secret is set (``SQLDEBUG_SECRET``), and no
+query can carry the answers of every instance an episode may draw. Without a secret the public
+default keeps development and CI reproducible. About a quarter of the variants keep every table's
+visible row count, so table sizes do not tell the visible instance from a hidden one.
+Built variants are kept in a bounded LRU per dataset, so a process that plays endless seeds does
+not grow.
 """
 
 from __future__ import annotations
@@ -20,9 +25,13 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 import functools
+import hashlib
+import hmac
+import os
 import random
 import sqlite3
 import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -163,15 +172,59 @@ def _mutate(
     return value
 
 
+#: The number of hidden variant indices per dataset a seed draws from (the default pool size).
+SPACE = 2**32
+#: How many built variants a pool keeps (least recently used go first).
+CACHED_VARIANTS = 256
+#: The environment variable that holds the deployment secret.
+SECRET_ENV = "SQLDEBUG_SECRET"
+
+
+def deployment_secret() -> str:
+    """The secret that keys hidden instances: ``$SQLDEBUG_SECRET``, or "" (the public default)."""
+    return os.environ.get(SECRET_ENV, "")
+
+
+def fingerprint(secret: str) -> str:
+    """A name for a secret that does not reveal it: "public" for the default, else 16 hex digits
+    of an HMAC. Two runs with one fingerprint graded on the same hidden data."""
+    if not secret:
+        return "public"
+    return hmac.new(secret.encode(), b"sqldebug/fingerprint", hashlib.sha256).hexdigest()[:16]
+
+
+def _variant_seed(secret: str, dataset_id: str, index: int) -> str:
+    label = f"sqldebug/{dataset_id}/{index}"
+    if not secret:
+        return label
+    return hmac.new(secret.encode(), label.encode(), hashlib.sha256).hexdigest()
+
+
 def variant_rows(
-    shapes: list[TableShape], visible: dict[str, list[tuple[Any, ...]]], dataset_id: str, index: int
-) -> dict[str, list[list[Any]]]:
-    """The rows of hidden variant ``index``: deterministic in (dataset id, index)."""
-    rng = random.Random(f"sqldebug/{dataset_id}/{index}")
+    shapes: list[TableShape],
+    visible: dict[str, list[tuple[Any, ...]]],
+    dataset_id: str,
+    index: int,
+    secret: str = "",
+) -> tuple[dict[str, list[list[Any]]], dict[str, list[tuple[Any, ...] | None]]]:
+    """The rows of hidden variant ``index``, deterministic in (secret, dataset id, index), and
+    per table and row the visible row it was moved from (None for added rows): the row to keep
+    when a moved value breaks a constraint (see :func:`sqldebug.database.build`).
+
+    About one variant in four keeps every table's row count (as many rows removed as added, and
+    none of either where other tables point at the rows), so a query cannot tell the visible
+    instance by its table sizes.
+    """
+    rng = random.Random(_variant_seed(secret, dataset_id, index))
+    keep_counts = rng.random() < 1 / 4
     out: dict[str, list[list[Any]]] = {}
+    spares: dict[str, list[tuple[Any, ...] | None]] = {}
+    twins: dict[str, dict[Any, Any]] = {}  # table -> {key of a row: key of its twin}
+    children = _child_counts(shapes, visible)
     keys: dict[tuple[str, str], list[Any]] = {}
     for shape in shapes:
-        rows = [list(r) for r in visible.get(shape.name.lower(), [])]
+        originals: list[tuple[Any, ...]] = list(visible.get(shape.name.lower(), []))
+        rows = [list(r) for r in originals]
         cols = shape.columns
         domains = [
             sorted({r[i] for r in rows if r[i] is not None}, key=repr) for i in range(len(cols))
@@ -185,9 +238,16 @@ def variant_rows(
         ]
         nullable = [i for i in free if not cols[i].notnull]
         # 1. remove a few rows, only where nothing points at them (no cascades to empty results)
+        removed = 0
+        gone: list[tuple[Any, ...]] = []  # the removed rows: a kept count puts one back for
+        # each added row that a constraint rejects
         if not shape.referenced and len(rows) > 3:
-            for _ in range(rng.randint(0, max(1, len(rows) // 8))):
-                rows.pop(rng.randrange(len(rows)))
+            lo = 1 if keep_counts else 0
+            removed = rng.randint(lo, max(1, len(rows) // 8))
+            for _ in range(removed):
+                at = rng.randrange(len(rows))
+                rows.pop(at)
+                gone.append(originals.pop(at))
         # 2. move existing values: NULLs, ties, boundaries, zeros (never text, which filters name)
         for row in rows:
             for i in nullable:
@@ -199,7 +259,10 @@ def variant_rows(
                     row[i] = _mutate(row[i], cols[i], domains[i], rng, text_ok=False)
         # 3. add rows near existing ones: exact duplicates, new children, moved values. They go in
         # after the kept rows, so a kept row is never refused for a copy of its own unique values.
-        rng.shuffle(rows)
+        order = list(range(len(rows)))
+        rng.shuffle(order)
+        rows = [rows[i] for i in order]
+        spare: list[tuple[Any, ...] | None] = [originals[i] for i in order]
         added: list[list[Any]] = []
         if rows:
             next_id = (
@@ -207,7 +270,10 @@ def variant_rows(
                 if single_int_pk
                 else 0
             )
-            for n in range(max(1, round(len(rows) * rng.uniform(0.15, 0.35)))):
+            adding = max(1, round(len(rows) * rng.uniform(0.15, 0.35)))
+            if keep_counts:
+                adding = removed
+            for n in range(adding):
                 new = list(rng.choice(rows))
                 if single_int_pk:
                     new[pk_cols[0]] = next_id
@@ -231,24 +297,109 @@ def variant_rows(
                 added.append(new)
         rng.shuffle(added)
         rows += added
-        out[shape.name] = rows
+        # twins are not in the key pools: a new child row never points at one, so a twin's
+        # aggregates stay exactly its original's
         for i, col in enumerate(cols):
             keys[(shape.name.lower(), col.name.lower())] = [r[i] for r in rows if r[i] is not None]
         if single_int_pk:
             keys[(shape.name.lower(), "")] = [r[pk_cols[0]] for r in rows]
-    return out
+        doubles: list[list[Any]] = []
+        if not keep_counts and rows and single_int_pk:
+            twins[shape.name.lower()] = _add_twins(
+                shape, rows, doubles, twins, children.get(shape.name.lower(), {}), rng, index
+            )
+        rows += doubles
+        out[shape.name] = rows
+        back: list[tuple[Any, ...] | None] = list(gone) if keep_counts else []
+        back += [None] * (len(added) - len(back))
+        spares[shape.name] = spare + back + [None] * len(doubles)
+    return out, spares
+
+
+def _child_counts(
+    shapes: list[TableShape], visible: dict[str, list[tuple[Any, ...]]]
+) -> dict[str, dict[Any, int]]:
+    """Per table, how many rows of other tables point at each of its keys (visible data)."""
+    counts: dict[str, dict[Any, int]] = {}
+    for shape in shapes:
+        for i, (parent, _) in shape.foreign_keys.items():
+            if parent == shape.name.lower():
+                continue
+            per_key = counts.setdefault(parent, {})
+            for row in visible.get(shape.name.lower(), []):
+                per_key[row[i]] = per_key.get(row[i], 0) + 1
+    return counts
+
+
+def _add_twins(
+    shape: TableShape,
+    rows: list[list[Any]],
+    added: list[list[Any]],
+    twins: dict[str, dict[Any, Any]],
+    children: dict[Any, int],
+    rng: random.Random,
+    index: int,
+) -> dict[Any, Any]:
+    """Duplicate entities: copies of rows under new keys, and of everything that points at them.
+
+    A row whose parent was twinned gets a twin that points at the parent's twin (so a customer's
+    twin has twins of the customer's orders, and those of their items), and a table that no
+    twinned parent reaches twins about half of its rows, the ones with more children first.
+    Every aggregate per parent then ties between a row and its twin: the ties, duplicates and
+    fan-outs that LIMIT, DISTINCT and GROUP BY bugs hide behind. Returns {key: twin key}, for the
+    tables that point at this one. Appends the twins to ``added``.
+    """
+    (pk,) = (i for i, c in enumerate(shape.columns) if c.pk)
+    next_id = max((r[pk] for r in rows + added if isinstance(r[pk], int)), default=0) + 1
+    links = [
+        (i, twins[parent])
+        for i, (parent, _) in shape.foreign_keys.items()
+        if parent != shape.name.lower() and twins.get(parent)
+    ]
+    if links:
+        chosen = []
+        for row in rows + added:
+            if any(row[i] in mapping for i, mapping in links):
+                # one twin per row, pointing at the twin of every twinned parent it has
+                twin = list(row)
+                for i, mapping in links:
+                    twin[i] = mapping.get(twin[i], twin[i])
+                chosen.append(twin)
+    else:
+        # weighted draw without replacement (more children, likelier), about half of the rows
+        ranked = sorted(
+            rows,
+            key=lambda r: rng.random() ** (1.0 / (1 + children.get(r[pk], 0)) ** 2),
+            reverse=True,
+        )
+        chosen = [list(r) for r in ranked[: max(1, len(rows) // 2)]]
+    mapping: dict[Any, Any] = {}
+    for n, twin in enumerate(chosen):
+        original = twin[pk]
+        twin[pk] = next_id
+        mapping[original] = next_id
+        next_id += 1
+        for i in shape.unique:
+            if isinstance(twin[i], str):
+                twin[i] = f"{index}.t{n}.{twin[i]}"
+            elif isinstance(twin[i], int):
+                twin[i] = next_id * 1000 + n
+        added.append(twin)
+    return mapping
 
 
 @functools.lru_cache(maxsize=65536)
-def _draw(size: int, seed: int, k: int) -> tuple[int, ...]:
-    return tuple(sorted(random.Random(seed).sample(range(size), k)))
+def _draw(size: int, seed: int, k: int, attempt: int) -> tuple[int, ...]:
+    rng = random.Random(seed if attempt == 0 else f"{seed}/{attempt}")
+    return tuple(sorted(rng.sample(range(size), k)))
 
 
 class InstancePool:
-    """The visible instance of one dataset and its pool of hidden variants, built lazily, once.
+    """The visible instance of one dataset and its hidden variants, built lazily.
 
-    A seed draws ``k`` distinct variants from a pool of ``size``. Building a variant costs a few
-    milliseconds the first time any episode needs it; after that a reset costs nothing here.
+    A seed draws ``k`` distinct variants of ``size`` (default :data:`SPACE`). Building a variant
+    costs a millisecond or two the first time an episode needs it; the last
+    :data:`CACHED_VARIANTS` built stay, so the seeds of a training group or a bench run pay once.
     """
 
     def __init__(
@@ -257,14 +408,18 @@ class InstancePool:
         ddl: str,
         rows: Mapping[str, Sequence[Sequence[Any]]],
         *,
-        size: int = 16,
+        size: int = SPACE,
         limits: Limits | None = None,
+        secret: str = "",
+        cached: int = CACHED_VARIANTS,
     ) -> None:
         if size < 1:
             raise ValueError("the variant pool needs at least one variant")
         self.dataset_id = dataset_id
         self.ddl = ddl
         self.size = size
+        self.secret = secret
+        self.cached = cached
         self.limits = limits or Limits()
         self.visible = Instance("visible", build(ddl, rows), self.limits)
         self.schema = schema_info(self.visible.template)
@@ -272,24 +427,32 @@ class InstancePool:
         self._visible_rows = {
             s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
         }
-        self._variants: dict[int, Instance] = {}
+        self._variants: OrderedDict[int, Instance] = OrderedDict()
         self._lock = threading.Lock()
 
     def variant(self, index: int) -> Instance:
         """Hidden variant ``index`` (0 <= index < size), built on first use."""
-        inst = self._variants.get(index)
-        if inst is None:
-            rows = variant_rows(self.shapes, self._visible_rows, self.dataset_id, index)
-            conn = build(self.ddl, rows, lenient=True)
-            with self._lock:
-                inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
+        with self._lock:
+            inst = self._variants.get(index)
+            if inst is not None:
+                self._variants.move_to_end(index)
+                return inst
+        rows, spares = variant_rows(
+            self.shapes, self._visible_rows, self.dataset_id, index, self.secret
+        )
+        conn = build(self.ddl, rows, lenient=True, fallback=spares)
+        with self._lock:
+            inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
+            while len(self._variants) > self.cached:
+                self._variants.popitem(last=False)
         return inst
 
-    def draw(self, seed: int, k: int) -> tuple[int, ...]:
-        """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them."""
-        return _draw(self.size, seed, min(k, self.size))
+    def draw(self, seed: int, k: int, attempt: int = 0) -> tuple[int, ...]:
+        """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them.
+        ``attempt`` > 0 draws again (the runtime redraws a set that would not expose a bug)."""
+        return _draw(self.size, seed, min(k, self.size), attempt)
 
-    def warm(self) -> None:
-        """Build every variant now (servers do this at start-up, so no request pays for it)."""
-        for index in range(self.size):
-            self.variant(index)
+    def sample(self, seeds: int, k: int) -> list[int]:
+        """The distinct variant indices that seeds ``0 .. seeds-1`` draw first: what
+        ``tasks validate`` checks, a fair sample of what episodes see."""
+        return sorted({i for seed in range(seeds) for i in self.draw(seed, k)})

@@ -56,7 +56,7 @@ def steps_left(obs: Observation) -> Text:
 
 def observation(obs: Observation, session: str) -> RenderableType:
     """A new episode: what to fix, the data, the broken query."""
-    meta = " · ".join([obs.task_id, obs.category, obs.difficulty, obs.kind, f"session {session}"])
+    meta = " · ".join([obs.task_id, obs.difficulty, obs.kind, f"session {session}"])
     parts: list[RenderableType] = [
         Panel(obs.intent.strip(), title=f"[bold]{obs.title}[/]", subtitle=meta, expand=True),
         Text("Schema", style="bold"),

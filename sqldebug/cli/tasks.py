@@ -135,7 +135,9 @@ def validate(
     k: Annotated[
         int, typer.Option(min=1, help="Hidden instances per episode to check against.")
     ] = 4,
-    pool_size: Annotated[int, typer.Option(min=1, help="Hidden variants per dataset.")] = 16,
+    pool_size: Annotated[
+        int, typer.Option(min=1, help="Hidden variant indices per dataset to draw from.")
+    ] = 2**32,
     json: Json = False,
 ) -> None:
     """Check every invariant of every task; exit 1 when any task breaks one."""
@@ -151,7 +153,9 @@ def validate(
     )
     if pool_size < k:
         raise fail(f"--pool-size ({pool_size}) must be at least --k ({k})", ExitCode.USAGE)
-    runtime = Runtime(catalog, pool_size=pool_size)
+    from sqldebug.variants import deployment_secret
+
+    runtime = Runtime(catalog, pool_size=pool_size, secret=deployment_secret())
     from rich.progress import Progress
 
     with Progress(console=err, transient=True, disable=json) as bar:

@@ -167,7 +167,7 @@ class EpisodeScreen(Screen[None]):
     def render_observation(self, obs: Observation) -> None:
         env = self.app.env
         self.query_one("#title", Static).update(
-            f"[b]{escape(obs.title)}[/]  [dim]{obs.task_id} · {obs.category} · {obs.difficulty}[/]"
+            f"[b]{escape(obs.title)}[/]  [dim]{obs.task_id} · {obs.difficulty}[/]"
         )
         self.query_one("#intent", Static).update(escape(obs.intent))
         if obs.step:
