@@ -9,23 +9,30 @@ clone that is thrown away.
 The sandbox (:class:`Sandbox`) is one place that every statement goes through. It layers:
 an authorizer (no ATTACH/DETACH, no PRAGMA but a few read-only ones, no extension loading, no
 transactions, writes only where the task allows them); a progress handler that aborts after a fixed
-budget of VM instructions (deterministic, unlike a clock) with a wall-clock deadline checked on the
-same tick as a last resort; SQLite's own limits on value length, SQL length, expression depth and
-attached databases; and a cap on rows fetched. Hitting any of them raises :class:`QueryError` with a
-class the agent can act on, never a crash or a hang.
+budget of VM instructions (deterministic, unlike a clock) or when SQLite's heap has grown by more
+than the statement may add; a wall-clock deadline enforced from outside the statement by
+:mod:`sqldebug.watchdog`; bounded replacements for the built-ins whose cost is not linear and a
+cap on how many CTE copies a statement may compile (:mod:`sqldebug.bounded`); SQLite's own limits
+on value length, LIKE pattern length, SQL length, expression depth, program size and attached
+databases; temporary storage in memory, never in files; and caps on the rows and bytes fetched.
+Hitting any of them raises :class:`QueryError` with a class the agent can act on, never a crash or
+a hang. docs/sandbox.md says why each layer is what it is.
 """
 
 from __future__ import annotations
 
-import contextvars
+import ctypes
 import sqlite3
 import threading
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from itertools import chain
 from typing import Any
 
+from sqldebug import bounded
 from sqldebug.models import ColumnInfo, ErrorClass, SchemaInfo
+from sqldebug.watchdog import WATCHDOG
 
 Row = tuple[Any, ...]
 
@@ -36,17 +43,28 @@ class Limits:
 
     ``vm_steps`` bounds the SQLite VM instructions of one statement on one instance: the costliest
     bundled solution needs ~5,000, so 5,000,000 leaves 1000x headroom for bigger datasets while a
-    runaway query stops within ~0.1 s. ``deadline_s`` is the last resort, checked on the same tick.
+    runaway query stops within ~0.1 s. ``deadline_s`` is wall clock, enforced by the watchdog
+    whatever the statement is doing. ``max_value_bytes`` and ``max_pattern_chars`` bound the cost
+    of one built-in call (the worst, ``instr``/``replace``/``LIKE`` of long operands, to tens of
+    milliseconds; the bundled datasets' longest value is 25 characters). ``max_fetch_bytes`` caps
+    the result a statement may hand to Python, ``max_memory_bytes`` what it may add to SQLite's
+    heap (sorts, temporary tables, all in memory). docs/sandbox.md has the measurements.
     """
 
     vm_steps: int = 5_000_000
-    tick: int = 10_000
+    tick: int = 1_000  # VM instructions between progress checks (each ~0.3 us)
     deadline_s: float = 1.0
     max_rows: int = 10_000
     max_sql_chars: int = 100_000
-    max_value_bytes: int = 1_000_000
+    max_value_bytes: int = 100_000
+    max_pattern_chars: int = 200
+    max_fetch_bytes: int = 16_000_000
+    max_memory_bytes: int = 64_000_000
     max_expr_depth: int = 200
     max_compound_select: int = 50
+    max_columns: int = 1000
+    max_program_ops: int = 100_000
+    max_cte_expansions: int = 5_000
 
 
 class QueryError(Exception):
@@ -81,47 +99,57 @@ _WRITE_ACTIONS = {
 _ALWAYS_ALLOWED = frozenset({sqlite3.SQLITE_SELECT, sqlite3.SQLITE_READ, sqlite3.SQLITE_RECURSIVE})
 
 
-#: A lower VM-instruction budget for statements run where waiting is costly (a server's event
-#: loop): a statement that needs more raises :class:`Escalate` instead of running on, and the
-#: caller runs it again where it may take its full budget. Unset (None) everywhere else.
-INLINE_BUDGET: contextvars.ContextVar[int | None] = contextvars.ContextVar(
-    "sqldebug_inline_budget", default=None
-)
+def _heap_counter() -> Callable[[], int] | None:
+    """``sqlite3_memory_used`` of the SQLite library that Python's sqlite3 runs on, if reachable."""
+    try:
+        import _sqlite3
+
+        fn = ctypes.CDLL(_sqlite3.__file__).sqlite3_memory_used
+        fn.restype, fn.argtypes = ctypes.c_int64, []
+        fn()
+    except (ImportError, OSError, AttributeError):
+        return None
+    return fn  # type: ignore[no-any-return]
 
 
-class Escalate(Exception):
-    """The statement outgrew :data:`INLINE_BUDGET`; run the whole action again off the loop."""
+#: SQLite's heap in use, process-wide (None where the library's symbols cannot be reached: the
+#: memory cap then rests on the length and row limits alone)
+_heap = _heap_counter()
+#: values a result may hold before the fetch counts their bytes, as a multiple of its columns
+_OVERHEAD = 16  # bytes counted per fetched value, beyond a text's or blob's own length
 
 
 class _Guard:
     """Per-connection sandbox state: what may be written, and the current statement's budget."""
 
-    __slots__ = ("capped", "deadline", "denied", "limits", "ticks_left", "writable")
+    __slots__ = ("denied", "heap0", "limits", "refused", "stopped", "ticks_left", "writable")
 
     def __init__(self, limits: Limits, writable: frozenset[str]) -> None:
         self.limits = limits
         self.writable = writable
         self.ticks_left = 0
-        self.deadline = 0.0
+        self.heap0 = 0
         self.denied: str | None = None
-        self.capped = False
+        self.refused: str | None = None
+        self.stopped: str | None = None
 
     def arm(self) -> None:
-        budget = self.limits.vm_steps
-        inline = INLINE_BUDGET.get()
-        if inline is not None and inline < budget:
-            budget, self.capped = inline, True
-        else:
-            self.capped = False
-        self.ticks_left = max(1, budget // self.limits.tick)
-        self.deadline = time.monotonic() + self.limits.deadline_s
-        self.denied = None
+        self.ticks_left = max(1, self.limits.vm_steps // self.limits.tick)
+        self.heap0 = _heap() if _heap is not None else 0
+        self.denied = self.refused = self.stopped = None
 
     def progress(self) -> int:
         self.ticks_left -= 1
-        if self.ticks_left <= 0 or time.monotonic() > self.deadline:
+        if self.ticks_left <= 0:
+            self.stopped = "steps"
             return 1  # non-zero aborts the statement with SQLITE_INTERRUPT
+        if _heap is not None and _heap() - self.heap0 > self.limits.max_memory_bytes:
+            self.stopped = "memory"
+            return 1
         return 0
+
+    def refuse(self, why: str) -> None:
+        self.refused = self.refused or why
 
     def authorize(
         self, action: int, arg1: str | None, arg2: str | None, db: str | None, _t: str | None
@@ -160,8 +188,26 @@ class _Guard:
         return sqlite3.SQLITE_DENY
 
 
-def _classify(exc: sqlite3.Error, guard: _Guard) -> QueryError:
+def _classify(exc: Exception, guard: _Guard, overran: bool) -> QueryError:
     """Turn a SQLite error into the agent's error classes."""
+    limits = guard.limits
+    if overran:
+        return QueryError(
+            "budget",
+            f"the query ran past its {limits.deadline_s:g} s deadline: it would not finish",
+        )
+    if guard.refused:
+        return QueryError(
+            "budget", f"the query exceeds a size limit: {guard.refused} is too costly"
+        )
+    if guard.stopped == "memory":
+        return QueryError(
+            "budget",
+            f"the query needs more than {limits.max_memory_bytes // 1_000_000} MB of memory"
+            " (sorts and temporary tables count): it would not finish",
+        )
+    if isinstance(exc, MemoryError):  # SQLITE_NOMEM: in practice the program-size limit
+        return QueryError("budget", "the query is too large to compile (its program is too long)")
     message = str(exc)
     name = getattr(exc, "sqlite_errorname", "")
     if guard.denied or name == "SQLITE_AUTH" or "not authorized" in message:
@@ -175,6 +221,7 @@ def _classify(exc: sqlite3.Error, guard: _Guard) -> QueryError:
         or "too big" in message
         or "too large" in message
         or "too many" in message
+        or "too complex" in message
     ):
         return QueryError("budget", f"the query exceeds a size limit: {message}")
     if (
@@ -204,11 +251,20 @@ class Sandbox:
     ) -> None:
         self.conn = conn
         self.guard = _Guard(limits, frozenset(t.lower() for t in writable))
-        conn.setlimit(sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_SQL_LENGTH, limits.max_sql_chars)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_EXPR_DEPTH, limits.max_expr_depth)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_ATTACHED, 0)
-        conn.setlimit(sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, limits.max_compound_select)
+        conn.set_authorizer(None)  # a connection given a second sandbox (tests do)
+        conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary tables never touch disk
+        for limit, value in (
+            (sqlite3.SQLITE_LIMIT_LENGTH, limits.max_value_bytes),
+            (sqlite3.SQLITE_LIMIT_SQL_LENGTH, limits.max_sql_chars),
+            (sqlite3.SQLITE_LIMIT_EXPR_DEPTH, limits.max_expr_depth),
+            (sqlite3.SQLITE_LIMIT_ATTACHED, 0),
+            (sqlite3.SQLITE_LIMIT_COMPOUND_SELECT, limits.max_compound_select),
+            (sqlite3.SQLITE_LIMIT_LIKE_PATTERN_LENGTH, limits.max_pattern_chars),
+            (sqlite3.SQLITE_LIMIT_COLUMN, limits.max_columns),
+            (sqlite3.SQLITE_LIMIT_VDBE_OP, limits.max_program_ops),
+        ):
+            conn.setlimit(limit, value)
+        bounded.install(conn, limits.max_value_bytes, self.guard.refuse)
         conn.set_authorizer(self.guard.authorize)
         conn.set_progress_handler(self.guard.progress, limits.tick)
 
@@ -218,27 +274,69 @@ class Sandbox:
         ``checked`` says the caller already passed ``sql`` through :func:`check_text` (the grader
         does, once for all instances).
         """
-        limits = self.guard.limits
+        guard = self.guard
+        limits = guard.limits
         cap = limits.max_rows if max_rows is None else max_rows
         if not checked:
             check_text(sql, limits)
-        self.guard.arm()
+        guard.arm()
         cursor = None
+        WATCHDOG.start(guard, self.conn, time.monotonic() + limits.deadline_s)
         try:
             cursor = self.conn.execute(sql)
-            rows = cursor.fetchmany(cap + 1)
-        except sqlite3.Error as exc:
-            if self.guard.capped and self.guard.ticks_left <= 0:
-                raise Escalate from None
-            raise _classify(exc, self.guard) from None
-        except OverflowError as exc:  # e.g. an integer result beyond 64 bits in a parameter
-            raise QueryError("runtime", str(exc)) from None
-        finally:
+            rows = _fetch(cursor, cap, limits)
+        except (sqlite3.Error, MemoryError) as exc:
             if cursor is not None:
                 cursor.close()
+            raise _classify(exc, guard, WATCHDOG.stop(guard)) from None
+        except OverflowError as exc:  # e.g. an integer result beyond 64 bits in a parameter
+            WATCHDOG.stop(guard)
+            raise QueryError("runtime", str(exc)) from None
+        except QueryError:
+            WATCHDOG.stop(guard)
+            raise
+        cursor.close()
+        if WATCHDOG.stop(guard):  # it finished, but only after its deadline
+            raise _classify(sqlite3.OperationalError("interrupted"), guard, True)
+        guard.ticks_left = max(1, limits.vm_steps // limits.tick)  # for reads of the result tables
         columns = [d[0] for d in cursor.description or ()]
         truncated = len(rows) > cap
         return Result(columns, rows[:cap], truncated)
+
+
+def _fetch(cursor: sqlite3.Cursor, cap: int, limits: Limits) -> list[Row]:
+    """Up to ``cap + 1`` rows, refusing a result over ``limits.max_fetch_bytes``.
+
+    A result small enough that it cannot reach the byte cap whatever its values hold (rows times
+    columns times the longest value SQLite allows) is fetched in one call and never counted: every
+    bundled task's answer is. Beyond that, rows come in chunks of that size and each chunk's texts
+    and blobs are counted before the next is fetched, so the cap is overshot by one chunk at most.
+    """
+    width = len(cursor.description or ()) or 1
+    chunk = max(1, limits.max_fetch_bytes // (width * (limits.max_value_bytes + _OVERHEAD)))
+    rows = cursor.fetchmany(min(cap + 1, chunk))
+    if len(rows) < chunk or len(rows) > cap:
+        return rows
+    size = _bytes(rows, width)
+    while len(rows) <= cap:
+        more = cursor.fetchmany(min(cap + 1 - len(rows), chunk))
+        if not more:
+            break
+        size += _bytes(more, width)
+        if size > limits.max_fetch_bytes:
+            raise QueryError(
+                "budget",
+                f"the result is over {limits.max_fetch_bytes // 1_000_000} MB"
+                " (fetch fewer rows or shorter values)",
+            )
+        rows += more
+    return rows
+
+
+def _bytes(rows: list[Row], width: int) -> int:
+    """What ``rows`` weigh for the fetch cap: texts' and blobs' lengths, plus a constant a value."""
+    sized = [v for v in chain.from_iterable(rows) if type(v) is str or type(v) is bytes]
+    return sum(map(len, sized)) + _OVERHEAD * width * len(rows)
 
 
 def check_text(sql: str, limits: Limits) -> None:
@@ -258,6 +356,13 @@ def check_text(sql: str, limits: Limits) -> None:
         raise QueryError(
             "syntax", f"the statement is not valid UTF-8 text (at character {exc.start})"
         ) from None
+    most = limits.max_cte_expansions
+    if bounded.cte_expansions(sql, most + 1) > most:
+        raise QueryError(
+            "budget",
+            f"the statement's CTEs would be expanded into more than {most:,} copies"
+            " (CTEs that each use the previous one several times): it would not compile",
+        )
 
 
 def build(

@@ -69,11 +69,24 @@ class EnvConfig:
         return built
 
 
-def to_table(result: Result, limit: int) -> ResultTable:
-    """A result as shown to agents: the first ``limit`` rows, blobs as SQLite blob literals."""
+def to_table(result: Result, limit: int, max_chars: int = 200) -> ResultTable:
+    """A result as shown to agents: the first ``limit`` rows, blobs as ``<blob N bytes>``, and a
+    text longer than ``max_chars`` cut there with its length said, so that no value (up to
+    ``Limits.max_value_bytes``) makes the observation big."""
     shown = result.rows[:limit]
-    if bytes in set(map(type, chain.from_iterable(shown))):
-        rows = [[f"x'{v.hex()}'" if isinstance(v, bytes) else v for v in r] for r in shown]
+    values = list(chain.from_iterable(shown))
+    types = set(map(type, values))
+    long = str in types and max(len(v) for v in values if type(v) is str) > max_chars
+    if bytes in types or long:
+
+        def show(v: Any) -> Any:
+            if isinstance(v, bytes):
+                return f"<blob {len(v):,} bytes>"
+            if isinstance(v, str) and len(v) > max_chars:
+                return f"{v[:max_chars]}... ({len(v):,} characters)"
+            return v
+
+        rows = [[show(v) for v in r] for r in shown]
     else:
         rows = [list(r) for r in shown]
     return ResultTable(

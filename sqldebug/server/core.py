@@ -1,7 +1,9 @@
 """What the server's routes share: the runtime, the session store, the worker threads, metrics.
 
 Every route is a thin face over :class:`ServerCore`: it parses the request, calls one method here
-(which runs the engine on a worker thread, off the event loop) and writes the answer.
+(which runs the engine on a worker thread, off the event loop) and writes the answer. The event
+loop never runs SQL: a hostile statement holds one worker thread until its deadline, and
+``/health`` and every other session keep answering meanwhile.
 """
 
 from __future__ import annotations
@@ -21,11 +23,10 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqldebug.actions import parse_action
-from sqldebug.database import INLINE_BUDGET, Escalate
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.models import Observation
 from sqldebug.runtime import Runtime, get_runtime
-from sqldebug.sessions import Session, SessionBusy, SessionStore
+from sqldebug.sessions import Session, SessionStore
 
 T = TypeVar("T")
 
@@ -41,7 +42,6 @@ class ServerConfig:
     max_body_bytes: int = 1_000_000
     runs: str | None = None  # a bench runs folder, for /benchmark
     warm: bool = True  # build every instance at start-up
-    inline_budget: int = 200_000  # VM instructions a statement may use on the event loop (0: none)
     env: EnvConfig = field(default_factory=EnvConfig)
     worker: int = 0  # this process's index among --workers
     peers: tuple[str, ...] = ()  # every worker's Unix socket, by index (empty: one process)
@@ -101,7 +101,6 @@ class ServerCore:
         self.executor: ThreadPoolExecutor | None = None
         self.latency = {name: Latency() for name in ("health", "reset", "step")}
         self.started = time.time()
-        self.escalated = 0
         self._warm_lock = threading.Lock()
 
     def owner(self, session_id: str) -> int:
@@ -139,26 +138,9 @@ class ServerCore:
         self.start()
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
 
-    async def run_fast(self, fn: Callable[[], T]) -> T:
-        """Run engine work right here on the event loop if it is quick, else on a worker thread.
-
-        Most steps take a fraction of a millisecond; handing each to a thread costs more than the
-        work (thread hops, and the GIL changing hands at every row SQLite returns). So ``fn``
-        first runs inline under a small VM-instruction budget (``inline_budget``, ~1-2 ms of
-        SQLite work per statement); a statement that needs more raises ``Escalate`` and the whole
-        action runs again on a worker thread with the full budget. A session busy on a worker
-        thread also sends the request there, to wait its turn without blocking the loop. The
-        event loop is therefore never held for longer than one capped statement.
-        """
-        if self.config.inline_budget > 0:
-            token = INLINE_BUDGET.set(self.config.inline_budget)
-            try:
-                return fn()
-            except (Escalate, SessionBusy):
-                self.escalated += 1
-            finally:
-                INLINE_BUDGET.reset(token)
-        return await self.run(fn)
+    #: the name the routes use; every engine call goes to a worker thread (there was once an
+    #: inline "fast lane" on the event loop: a single built-in call there stalled every client)
+    run_fast = run
 
     def timed(self, op: str, fn: Callable[[], T]) -> T:
         t0 = time.perf_counter()
@@ -167,12 +149,11 @@ class ServerCore:
         finally:
             self.latency[op].add(time.perf_counter() - t0)
 
-    # -- operations (run through run_fast: inline on the loop, or on a worker thread) ---------
+    # -- operations (each runs on a worker thread) ---------------------------------------------
 
     def hold(self, session_id: str) -> contextlib.AbstractContextManager[Session]:
-        """A session for one request: waits for its lock on a worker thread, never on the loop
-        (there a busy session raises SessionBusy and the request moves to a thread)."""
-        return self.store.using(session_id, wait=INLINE_BUDGET.get() is None)
+        """A session for one request: waits for its lock (on the worker thread, never the loop)."""
+        return self.store.using(session_id, wait=True)
 
     def reset(
         self,
@@ -210,7 +191,6 @@ class ServerCore:
         report: dict[str, Any] = {
             "uptime_s": round(time.time() - self.started, 1),
             "sessions": len(self.store),
-            "escalated_to_threads": self.escalated,
             "latency": {name: lat.summary() for name, lat in self.latency.items()},
             "latest_run": None,
         }
