@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from itertools import chain
 from typing import Any
 
-from sqldebug import bounded
+from sqldebug import bounded, determinism
 from sqldebug.models import ColumnInfo, ErrorClass, SchemaInfo
 from sqldebug.watchdog import WATCHDOG
 
@@ -52,7 +52,7 @@ class Limits:
     """
 
     vm_steps: int = 5_000_000
-    tick: int = 1_000  # VM instructions between progress checks (each ~0.3 us)
+    tick: int = 5_000  # VM instructions between progress checks (~0.5 us each)
     deadline_s: float = 1.0
     max_rows: int = 10_000
     max_sql_chars: int = 100_000
@@ -91,6 +91,8 @@ _READ_PRAGMAS = frozenset(
 _FORBIDDEN_FUNCTIONS = frozenset(
     {"load_extension", "readfile", "writefile", "edit", "fts3_tokenizer"}
 )
+if not determinism.CLOCK_FROZEN:  # the clock could not be stopped: refuse what names it
+    _FORBIDDEN_FUNCTIONS |= determinism.CLOCK_FUNCTIONS
 _WRITE_ACTIONS = {
     sqlite3.SQLITE_INSERT: "INSERT",
     sqlite3.SQLITE_UPDATE: "UPDATE",
@@ -109,7 +111,7 @@ def _heap_counter() -> Callable[[], int] | None:
         fn()
     except (ImportError, OSError, AttributeError):
         return None
-    return fn  # type: ignore[no-any-return]
+    return fn
 
 
 #: SQLite's heap in use, process-wide (None where the library's symbols cannot be reached: the
@@ -244,13 +246,14 @@ def _classify(exc: Exception, guard: _Guard, overran: bool) -> QueryError:
 class Sandbox:
     """A connection with the sandbox applied; ``run`` is the only way statements execute."""
 
-    __slots__ = ("conn", "guard")
+    __slots__ = ("chance", "conn", "guard")
 
     def __init__(
         self, conn: sqlite3.Connection, limits: Limits, writable: Iterable[str] = ()
     ) -> None:
         self.conn = conn
         self.guard = _Guard(limits, frozenset(t.lower() for t in writable))
+        self.chance = determinism.Chance(conn, limits.max_value_bytes)
         conn.set_authorizer(None)  # a connection given a second sandbox (tests do)
         conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary tables never touch disk
         for limit, value in (
@@ -279,6 +282,7 @@ class Sandbox:
         cap = limits.max_rows if max_rows is None else max_rows
         if not checked:
             check_text(sql, limits)
+        self.chance.reseed(sql)
         guard.arm()
         cursor = None
         WATCHDOG.start(guard, self.conn, time.monotonic() + limits.deadline_s)
@@ -381,7 +385,7 @@ def build(
     table and row position, a row to insert instead when a row is rejected (a variant's original
     row, so one moved value that breaks a CHECK does not drop a parent and all its children).
     """
-    conn = sqlite3.connect(":memory:", check_same_thread=False, isolation_level=None)
+    conn = determinism.connect()
     try:
         conn.executescript(ddl)
     except sqlite3.Error as exc:
@@ -477,7 +481,7 @@ class Instance:
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
     def _clone(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        conn = determinism.connect()
         with self._lock:
             self.template.backup(conn)
         return conn

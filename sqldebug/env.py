@@ -9,6 +9,7 @@ observations, rewards and info.
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 from dataclasses import dataclass, field, fields, replace
 from itertools import chain
@@ -181,7 +182,10 @@ class SQLDebugEnv:
         # per graded submission: (step, per-instance progress); for the trainer, never the agent
         self._verdicts: list[tuple[int, list[float]]] = []
         self._submitted: set[int] = set()
-        self.episode_id = secrets.token_hex(8)
+        # named by what defines it, so a replay (``sqldebug state``) names it alike
+        self.episode_id = hashlib.sha256(f"{task.id}|{self.seed}|{perturb}".encode()).hexdigest()[
+            :16
+        ]
         visible = self.instances[0]
         obs = Observation(
             task_id=task.id,

@@ -25,7 +25,9 @@ def test_reset_returns_observation_and_info(task: Task) -> None:
     assert obs.max_steps == task.max_steps
     assert set(obs.sample_rows) and all(t.columns for t in obs.sample_rows.values())
     assert info["seed"] == 7 and info["task_id"] == task.id
-    assert len(info["instances"]) == 1 + env.config.k
+    assert len(env.instances) == 1 + env.config.k and env.instances[0].key == "visible"
+    # no word of the hidden instances, and no bug class, reaches the agent
+    assert "instances" not in info and "category" not in obs.model_dump()
     # the prompt has what an agent needs and nothing it must not see
     assert task.intent.strip()[:40] in obs.prompt
     assert task.broken.strip() in obs.prompt
@@ -67,7 +69,7 @@ def test_constant_answer_is_not_solved(task: Task, runtime: Runtime) -> None:
         hack = constant_answer(expected)
         obs, _, terminated, _, info = env.step(hack)
         assert obs.error is None, obs.error
-        assert info["per_instance"][0] == 1.0  # right on the visible data...
+        assert obs.message.startswith("Right on the rows you can see")  # right on the visible...
         assert not terminated and not obs.solved  # ...and still graded incorrect
 
 
@@ -97,7 +99,10 @@ def test_same_seed_same_actions_same_everything(task: Task) -> None:
 
 def test_seeds_pick_different_hidden_instances() -> None:
     env = sqldebug.make(BUNDLED[0].id)
-    drawn = {tuple(env.reset(seed=s)[1]["instances"]) for s in range(20)}
+    drawn = set()
+    for s in range(20):
+        env.reset(seed=s)
+        drawn.add(tuple(i.key for i in env.instances))
     assert len(drawn) > 5
     assert all(keys[0] == "visible" for keys in drawn)
 
@@ -107,7 +112,7 @@ def test_perturbed_visible_instance_changes_the_samples() -> None:
     env = sqldebug.make(task.id)
     plain, _ = env.reset(seed=3)
     perturbed, info = env.reset(seed=3, options={"perturb_visible": True})
-    assert info["instances"][0] != "visible"
+    assert env.instances[0].key != "visible"
     assert perturbed.sample_rows != plain.sample_rows
     assert env.step(task.solution)[0].solved
 
@@ -269,7 +274,7 @@ def test_custom_weights_and_k() -> None:
     task = BUNDLED[0]
     env = sqldebug.make(task.id, k=2, pool_size=4, weights={"correct": 2.0})
     _, info = env.reset(seed=0)
-    assert len(info["instances"]) == 3
+    assert len(env.instances) == 3
     _, reward, *_ = env.step(task.solution)
     assert reward > 1.5
     with pytest.raises(SQLDebugError):

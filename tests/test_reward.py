@@ -218,8 +218,8 @@ def test_constant_answer_scores_below_half_of_a_correct_fix(task_id: str) -> Non
 
     assert not terminated and not obs.solved
     assert obs.result is not None and obs.result.row_count == len(answer.rows)
-    assert hack_info["per_instance"][0] == 1.0  # right on the visible instance ...
-    assert min(hack_info["per_instance"][1:]) < 1.0  # ... but not on every hidden one
+    # right on the visible instance, but not on every hidden one
+    assert obs.message.startswith("Right on the rows you can see, wrong on other data")
     assert hack_reward < 0.5 * solution_reward
     assert hack_info["score"] < 0.5 * solution_info["score"]
 

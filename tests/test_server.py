@@ -149,7 +149,7 @@ def test_reset_with_task_and_seed_is_reproducible(client: Client) -> None:
     assert first["session_id"] != again["session_id"]
     for doc in (first, again):
         assert doc["observation"]["task_id"] == TASK and doc["info"]["seed"] == 3
-    assert first["info"]["instances"] == again["info"]["instances"]
+    assert first["info"] == again["info"] and "instances" not in first["info"]
     assert first["observation"]["sample_rows"] == again["observation"]["sample_rows"]
 
 
@@ -339,7 +339,7 @@ def test_step_with_review_blocks_a_delete_without_running_it(client: Client) -> 
     assert any(f["severity"] == "block" for f in obs["findings"])
     assert obs["last_action"]["review"] is True
     # not run: nothing executed, nothing graded; still a valid statement, still a shaped reward
-    assert obs["result"] is None and info["per_instance"] == []
+    assert obs["result"] is None and "per_instance" not in info
     assert info["components"]["executes"] == 0.0 and info["components"]["valid"] == 1
     assert obs["reward_breakdown"]["safety_penalty"] < 0
     # the orders are all still there

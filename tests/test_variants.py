@@ -34,7 +34,7 @@ def test_variants_are_deterministic(dataset: str, runtime: Runtime) -> None:
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_variants_keep_every_constraint(dataset: str, runtime: Runtime) -> None:
     pool = runtime.pool(dataset)
-    for i in range(pool.size):
+    for i in pool.sample(8, 4):
         conn = pool.variant(i).template
         assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -49,7 +49,8 @@ def test_variants_move_the_data_where_bugs_hide(dataset: str, runtime: Runtime) 
     visible = _dump(pool.visible.template)
     changed_tables = set()
     nulls_added = 0
-    for i in range(pool.size):
+    sample = pool.sample(8, 4)
+    for i in sample:
         dump = _dump(pool.variant(i).template)
         changed_tables |= {t for t in dump if dump[t] != visible[t]}
         nulls_added += sum(v is None for rows in dump.values() for r in rows for v in r) > sum(
@@ -58,7 +59,7 @@ def test_variants_move_the_data_where_bugs_hide(dataset: str, runtime: Runtime) 
         for table, rows in dump.items():
             assert rows, f"variant {i} left {table} empty"
     assert changed_tables == set(visible)  # every table moves in some variant
-    assert nulls_added > pool.size // 2  # most variants add NULLs where the schema allows
+    assert nulls_added > len(sample) // 2  # most variants add NULLs where the schema allows
 
 
 def test_a_seed_draws_distinct_variants(runtime: Runtime) -> None:
