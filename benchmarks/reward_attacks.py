@@ -32,7 +32,7 @@ def counts(runtime, dataset, inst):  # type: ignore[no-untyped-def]
     pool = runtime.pool(dataset)
     return " AND ".join(
         f'(SELECT count(*) FROM "{s.name}") = '
-        f'{inst.reader().run(f"SELECT count(*) FROM {chr(34)}{s.name}{chr(34)}").rows[0][0]}'
+        f"{inst.reader().run(f'SELECT count(*) FROM {chr(34)}{s.name}{chr(34)}').rows[0][0]}"
         for s in pool.shapes
     )
 
@@ -82,7 +82,10 @@ def main() -> None:
         pool = runtime.pool(task.dataset)
         grader = runtime.grader(task)
         res = grader.expected(pool.visible)[""][0]
-        kinds = [frozenset(type(r[i]) for r in res.rows if r[i] is not None) for i in range(len(res.columns))]
+        kinds = [
+            frozenset(type(r[i]) for r in res.rows if r[i] is not None)
+            for i in range(len(res.columns))
+        ]
         for i, j in itertools.combinations(range(len(kinds)), 2):
             if kinds[i] == kinds[j] and any(r[i] != r[j] for r in res.rows):
                 play("swap", task, swapped(task.solution, i, j))

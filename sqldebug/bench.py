@@ -31,6 +31,7 @@ from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.errors import RunFolderError, SQLDebugError
 from sqldebug.runtime import get_runtime
+from sqldebug.variants import deployment_secret, fingerprint
 
 FORMAT = 1
 
@@ -86,6 +87,8 @@ def manifest(spec: BenchSpec, run: str, plan: list[tuple[str, int]]) -> dict[str
             "pool_size": cfg.pool_size,
             "weights": asdict(cfg.weights),
             "review": cfg.review,
+            # which hidden instances graded the run: two runs compare only when this agrees
+            "secret_fingerprint": fingerprint(deployment_secret()),
         },
         "gamma": spec.gamma,
         "machine": {
@@ -358,6 +361,7 @@ def summarize(episodes: list[dict[str, Any]], manifest_: dict[str, Any]) -> dict
         "run": manifest_.get("run"),
         "agent": manifest_.get("agent", {}).get("name"),
         "task_set_hash": manifest_.get("task_set", {}).get("hash"),
+        "secret_fingerprint": manifest_.get("env", {}).get("secret_fingerprint", "public"),
         **_figures(episodes),
         "errors": sum(e["error"] is not None for e in episodes),
         "mean_discounted_return": round(sum(e["discounted_return"] for e in episodes) / n, 6)

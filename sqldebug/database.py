@@ -21,6 +21,7 @@ a hang. docs/sandbox.md says why each layer is what it is.
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import sqlite3
 import threading
@@ -411,10 +412,8 @@ def build(
                 if lenient:
                     spare = (fallback or {}).get(table)
                     if spare is not None and index < len(spare) and spare[index] is not None:
-                        try:
+                        with contextlib.suppress(sqlite3.Error, ValueError):
                             conn.execute(insert, tuple(spare[index]))  # type: ignore[arg-type]
-                        except (sqlite3.Error, ValueError):
-                            pass
                     continue
                 conn.close()
                 raise DatasetError(

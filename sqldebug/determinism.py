@@ -46,7 +46,9 @@ class _Vfs(ctypes.Structure):
 
 _Ptr = ctypes.c_void_p
 _CurrentTime = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Vfs), ctypes.POINTER(ctypes.c_double))
-_CurrentTime64 = ctypes.CFUNCTYPE(ctypes.c_int, ctypes.POINTER(_Vfs), ctypes.POINTER(ctypes.c_int64))
+_CurrentTime64 = ctypes.CFUNCTYPE(
+    ctypes.c_int, ctypes.POINTER(_Vfs), ctypes.POINTER(ctypes.c_int64)
+)
 # struct sqlite3_vfs, version 3 (sqlite3.h); only the two clock members are replaced
 _Vfs._fields_ = [
     ("iVersion", ctypes.c_int),
@@ -74,13 +76,13 @@ _Vfs._fields_ = [
 ]
 
 
-@_CurrentTime64
+@_CurrentTime64  # type: ignore[untyped-decorator]
 def _now_ms(_vfs: Any, out: Any) -> int:
     out[0] = _FIXED_MS
     return 0
 
 
-@_CurrentTime
+@_CurrentTime  # type: ignore[untyped-decorator]
 def _now_days(_vfs: Any, out: Any) -> int:
     out[0] = _FIXED_MS / 86_400_000.0
     return 0
@@ -157,4 +159,3 @@ class Chance:
             # (what the built-in says), without drawing a gigabyte first
             return bytes(self._max_bytes + 1)
         return self._rng.randbytes(max(1, size))
-

@@ -18,7 +18,7 @@ from typing import Any
 from sqldebug import prompt
 from sqldebug.actions import parse_action
 from sqldebug.database import Instance, Limits, QueryError, Result, check_text
-from sqldebug.errors import EpisodeError, OptionError, SQLDebugError
+from sqldebug.errors import EpisodeError, OptionError, SQLDebugError, TaskFileError
 from sqldebug.grading import Grader, Outcome
 from sqldebug.models import (
     Action,
@@ -165,9 +165,15 @@ class SQLDebugEnv:
 
             task = random.Random(self.seed).choice(self.tasks)
         self._task = task
-        instances, baseline = self.runtime.episode(
-            task, self.seed, self.config.k, perturb_visible=perturb
-        )
+        try:
+            instances, baseline = self.runtime.episode(
+                task, self.seed, self.config.k, perturb_visible=perturb
+            )
+        except QueryError as exc:  # the task is at fault, not the player: name its file
+            source = self.runtime.catalog.sources.get(task.id, task.id)
+            raise TaskFileError(
+                source, f"{task.id}: the solution does not run: {exc.kind}: {exc.message}"
+            ) from None
         self.instances: list[Instance] = instances
         self.grader: Grader = self.runtime.grader(task)
         self.max_steps = self.config.max_steps or task.max_steps

@@ -27,35 +27,13 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from sqldebug.catalog import tasks_dir
-from sqldebug.database import QueryError
 from sqldebug.env import SQLDebugEnv, make
-from sqldebug.errors import (
-    EpisodeError,
-    NoSessionError,
-    SessionFileError,
-    SQLDebugError,
-    TaskFileError,
-)
+from sqldebug.errors import EpisodeError, NoSessionError, SessionFileError, SQLDebugError
 from sqldebug.models import Action, Observation
 
 HOME_ENV = "SQLDEBUG_HOME"
 DEFAULT_SESSION = "default"
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,63}")  # a session name, not SQL
-
-
-def start_episode(
-    env: SQLDebugEnv, *, seed: int | None, options: dict[str, Any] | None
-) -> tuple[Observation, dict[str, Any]]:
-    """``env.reset``, with a task whose own solution does not run reported as an error of its
-    file, one line as ``tasks validate`` puts it: the task is at fault, not the player."""
-    try:
-        return env.reset(seed=seed, options=options)
-    except QueryError as exc:
-        task = env.task  # chosen before its instances are graded
-        source = env.runtime.catalog.sources.get(task.id, task.id)
-        raise TaskFileError(
-            source, f"{task.id}: the solution does not run: {exc.kind}: {exc.message}"
-        ) from None
 
 
 def home_dir() -> Path:
@@ -160,7 +138,7 @@ class EpisodeStore:
     def replay(self, saved: SavedEpisode) -> SQLDebugEnv:
         """A live environment in the saved episode's state: reset, then every saved action."""
         env = make(saved.task_id, tasks=saved.tasks, **saved.config)
-        start_episode(env, seed=saved.seed, options=saved.options or None)
+        env.reset(seed=saved.seed, options=saved.options or None)
         if _task_digest(env) != saved.task_digest:
             raise SessionFileError(
                 f"task {saved.task_id} changed since session {saved.session!r} began; "
@@ -186,7 +164,7 @@ class EpisodeStore:
         check_name(name)
         folder = str(tasks_dir(tasks)) if tasks is not None else None
         env = make(task_id, tasks=folder, **(filters or {}), **(config or {}))
-        obs, info = start_episode(env, seed=seed, options=options or None)
+        obs, info = env.reset(seed=seed, options=options or None)
         saved = SavedEpisode(
             session=name,
             task_id=env.generated or env.task.id,

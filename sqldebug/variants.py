@@ -359,11 +359,11 @@ def _add_twins(
     if links:
         chosen = []
         for row in rows + added:
-            if any(row[i] in mapping for i, mapping in links):
+            if any(row[i] in parent_twins for i, parent_twins in links):
                 # one twin per row, pointing at the twin of every twinned parent it has
                 twin = list(row)
-                for i, mapping in links:
-                    twin[i] = mapping.get(twin[i], twin[i])
+                for i, parent_twins in links:
+                    twin[i] = parent_twins.get(twin[i], twin[i])
                 chosen.append(twin)
     else:
         # weighted draw without replacement (more children, likelier), about half of the rows

@@ -84,7 +84,9 @@ def test_randomblob_over_the_length_limit_is_a_budget_error() -> None:
     env.reset(seed=0)
     obs, *_ = env.step({"type": "probe", "sql": "SELECT length(randomblob(2000000000))"})
     assert obs.error is not None and obs.error.kind == "budget"
-    obs, *_ = env.step({"type": "probe", "sql": "SELECT length(randomblob(0)), length(randomblob(9))"})
+    obs, *_ = env.step(
+        {"type": "probe", "sql": "SELECT length(randomblob(0)), length(randomblob(9))"}
+    )
     assert obs.result is not None and obs.result.rows == [[1, 9]]  # SQLite's own sizes
 
 

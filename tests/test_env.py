@@ -67,7 +67,7 @@ def test_constant_answer_is_not_solved(task: Task, runtime: Runtime) -> None:
         env.reset(seed=seed)
         expected = env.grader.expected(env.instances[0])[""][0]
         hack = constant_answer(expected)
-        obs, _, terminated, _, info = env.step(hack)
+        obs, _, terminated, _, _ = env.step(hack)
         assert obs.error is None, obs.error
         assert obs.message.startswith("Right on the rows you can see")  # right on the visible...
         assert not terminated and not obs.solved  # ...and still graded incorrect
@@ -111,7 +111,7 @@ def test_perturbed_visible_instance_changes_the_samples() -> None:
     task = next(t for t in BUNDLED if t.dataset == "shop")
     env = sqldebug.make(task.id)
     plain, _ = env.reset(seed=3)
-    perturbed, info = env.reset(seed=3, options={"perturb_visible": True})
+    perturbed, _ = env.reset(seed=3, options={"perturb_visible": True})
     assert env.instances[0].key != "visible"
     assert perturbed.sample_rows != plain.sample_rows
     assert env.step(task.solution)[0].solved
@@ -273,7 +273,7 @@ def test_writes_outside_the_graded_tables_are_blocked() -> None:
 def test_custom_weights_and_k() -> None:
     task = BUNDLED[0]
     env = sqldebug.make(task.id, k=2, pool_size=4, weights={"correct": 2.0})
-    _, info = env.reset(seed=0)
+    env.reset(seed=0)
     assert len(env.instances) == 3
     _, reward, *_ = env.step(task.solution)
     assert reward > 1.5

@@ -76,9 +76,7 @@ def test_swapped_same_typed_columns_are_wrong() -> None:
 def test_column_order_any_with_ordered_rows() -> None:
     expected = [("north", 10), ("south", 20)]
     assert results_equal(expected, [(10, "north"), (20, "south")], ordered=True, any_order=True)
-    assert not results_equal(
-        expected, [(20, "south"), (10, "north")], ordered=True, any_order=True
-    )
+    assert not results_equal(expected, [(20, "south"), (10, "north")], ordered=True, any_order=True)
 
 
 def test_column_permutation_must_be_consistent_across_rows() -> None:

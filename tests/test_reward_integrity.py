@@ -17,12 +17,17 @@ from __future__ import annotations
 
 import itertools
 import json
+import subprocess
+import sys
+from pathlib import Path
 
+import httpx
 import pytest
 import sqlglot
 from sqlglot import exp
 
 import sqldebug
+from sqldebug.bench import BenchSpec, RunFolderError, run_bench
 from sqldebug.generation.operators import OPERATORS, render
 from sqldebug.grading import Grader
 from sqldebug.runtime import Runtime, get_runtime
@@ -30,6 +35,7 @@ from sqldebug.spec import Task
 from sqldebug.validate import constant_answer
 from sqldebug.variants import fingerprint
 from tests.conftest import BUNDLED, QUERY_TASKS
+from tests.server_support import running
 
 SEEDS = range(5)
 query_ids = [t.id for t in QUERY_TASKS]
@@ -37,16 +43,14 @@ query_ids = [t.id for t in QUERY_TASKS]
 
 def _play(env: sqldebug.SQLDebugEnv, sql: str, seed: int) -> tuple[bool, float]:
     env.reset(seed=seed)
-    obs, reward, solved, _, _ = env.step(sql)
+    _, reward, solved, _, _ = env.step(sql)
     return solved, reward
 
 
 def _counts(inst: object, runtime: Runtime, task: Task) -> list[tuple[str, int]]:
     pool = runtime.pool(task.dataset)
     box = inst.reader()  # type: ignore[attr-defined]
-    return [
-        (s.name, box.run(f'SELECT count(*) FROM "{s.name}"').rows[0][0]) for s in pool.shapes
-    ]
+    return [(s.name, box.run(f'SELECT count(*) FROM "{s.name}"').rows[0][0]) for s in pool.shapes]
 
 
 def _when(counts: list[tuple[str, int]]) -> str:
@@ -77,8 +81,10 @@ def _swapped(solution: str, i: int, j: int) -> str:
     tree = sqlglot.parse_one(solution, read="sqlite")
     branches = [tree] if isinstance(tree, exp.Select) else list(tree.find_all(exp.Select))
     for sel in branches:
-        if sel.parent_select is not None and sel is not tree and not isinstance(
-            sel.parent, exp.SetOperation
+        if (
+            sel.parent_select is not None
+            and sel is not tree
+            and not isinstance(sel.parent, exp.SetOperation)
         ):
             continue  # a subquery's select list is not the result's
         items = sel.expressions
@@ -214,7 +220,10 @@ def _visible_detect(task: Task, runtime: Runtime) -> str:
 
 
 RUNNABLE_BROKEN = [
-    t for t in QUERY_TASKS if get_runtime().grader(t).grade(t.broken, [get_runtime().pool(t.dataset).visible]).error is None
+    t
+    for t in QUERY_TASKS
+    if get_runtime().grader(t).grade(t.broken, [get_runtime().pool(t.dataset).visible]).error
+    is None
 ]
 
 
@@ -326,3 +335,47 @@ def test_right_on_the_visible_rows_only_says_so_without_saying_where(
     assert not obs.solved
     assert obs.message.startswith("Right on the rows you can see, wrong on other data")
     assert "instance" not in obs.message and "progress" not in obs.message
+
+
+# -- the deployment secret end to end -------------------------------------------------------------
+
+
+def test_a_bench_run_records_which_hidden_instances_graded_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    spec = BenchSpec(agent="oracle", seeds=[0], filters={"dataset": "hr"})
+    public = run_bench(spec, tmp_path / "public")
+    assert public["secret_fingerprint"] == "public"
+    monkeypatch.setenv("SQLDEBUG_SECRET", "bench secret")
+    secret = run_bench(spec, tmp_path / "secret")
+    manifest = json.loads((tmp_path / "secret" / "manifest.json").read_text())
+    assert secret["secret_fingerprint"] == manifest["env"]["secret_fingerprint"]
+    assert secret["secret_fingerprint"] == fingerprint("bench secret")
+    assert "bench secret" not in (tmp_path / "secret" / "manifest.json").read_text()
+    # a run graded on other hidden data is not resumed into this folder
+    with pytest.raises(RunFolderError, match="environment settings"):
+        run_bench(spec, tmp_path / "public")
+
+
+def test_serve_with_a_secret_file_grades_on_data_no_one_else_has(tmp_path: Path) -> None:
+    task = next(t for t in QUERY_TASKS if t.id == "shop/top-products-ties")
+    public = get_runtime(secret="")
+    hack = _lookup(task, public, public.instances(task, 0, 4))
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the deployment's own secret\n")
+    for extra, solves in (((), True), (("--secret-file", str(secret)), False)):
+        with running(tmp_path, *extra) as live, httpx.Client(base_url=live.url, timeout=30) as http:
+            sid = http.post("/reset", json={"task_id": task.id, "seed": 0}).json()["session_id"]
+            body = http.post("/step", json={"action": hack}, headers={"X-Session-Id": sid}).json()
+            assert body["observation"]["solved"] is solves, extra
+    assert fingerprint("the deployment's own secret") in live.log.read_text()
+    empty = tmp_path / "empty.txt"
+    empty.write_text("\n")
+    done = subprocess.run(
+        [sys.executable, "-m", "sqldebug", "serve", "--secret-file", str(empty)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 2 and "the file is empty" in done.stderr
+    assert "Traceback" not in done.stderr

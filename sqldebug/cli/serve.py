@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
@@ -38,6 +39,14 @@ def serve(
         int, typer.Option(min=1, max=64, help="Processes (one per core): sessions are sharded.")
     ] = 1,
     log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "warning",
+    secret_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the secret that keys the hidden instances (else $SQLDEBUG_SECRET; "
+            "without either, the public default).",
+            dir_okay=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve episodes over HTTP (seed-compatible routes) and WebSocket (OpenEnv /ws)."""
     from sqldebug.env import EnvConfig
@@ -55,6 +64,10 @@ def serve(
         env=EnvConfig.build(k=k),
     )
     from sqldebug.catalog import load_catalog
+    from sqldebug.variants import SECRET_ENV, deployment_secret, fingerprint
+
+    if secret_file is not None:
+        os.environ[SECRET_ENV] = read_secret(secret_file)  # worker processes inherit it
 
     load_catalog(config.tasks)  # a broken task folder is reported before anything listens
     sock = bind(host, port, shared=workers > 1)
@@ -64,7 +77,22 @@ def serve(
     err.print(
         f"sqldebug serving on http://{shown}:{sock.getsockname()[1]}"
         + (f" with {workers} workers" if workers > 1 else "")
-        + " (Ctrl-C to stop)",
+        + f", hidden instances {fingerprint(deployment_secret())} (Ctrl-C to stop)",
         highlight=False,
     )
     run(config, sock, workers=workers, log_level=log_level, on_exit=err.print)
+
+
+def read_secret(path: Path) -> str:
+    """The secret in ``path`` (surrounding whitespace dropped); a usage error when unreadable or
+    empty."""
+    from sqldebug.cli.exit_codes import ExitCode
+    from sqldebug.cli.output import fail
+
+    try:
+        secret = path.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise fail(f"--secret-file {path}: cannot be read ({exc})", ExitCode.USAGE) from None
+    if not secret:
+        raise fail(f"--secret-file {path}: the file is empty", ExitCode.USAGE)
+    return secret

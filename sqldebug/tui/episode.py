@@ -18,7 +18,6 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Static, Tree
 
-from sqldebug.episodes import start_episode
 from sqldebug.errors import SQLDebugError
 from sqldebug.models import Action, Observation
 from sqldebug.tui.editor import SQLEditor
@@ -122,7 +121,7 @@ class EpisodeScreen(Screen[None]):
         """Reset the environment onto ``task_id`` and show the fresh observation."""
         app = self.app
         try:
-            obs, info = start_episode(app.env, seed=app.seed, options={"task_id": task_id})
+            obs, info = app.env.reset(seed=app.seed, options={"task_id": task_id})
         except SQLDebugError as exc:
             self.notify(str(exc), title="Cannot start the task", severity="error")
             return
