@@ -1,19 +1,25 @@
-"""What a hostile client does to everyone else: /health and normal steps during an attack.
+"""What a hostile statement costs: time to answer and memory, in-process and on the server.
 
-    python benchmarks/attack.py [--seconds 10] [--attackers 3]
+    python benchmarks/attack.py [--seconds 10] [--attackers 32] [--only NAME ...]
 
-Starts `sqldebug serve` on a free loopback port. First, for ``--seconds``, a poller times
-``GET /health`` every 10 ms while 3 normal sessions step back to back (the baseline). Then the
-same again while ``--attackers`` threads send the engine issue's hostile statements in a loop
-(unbounded recursion, a 6-way cross join, randomblob(2e9), 5,000 nested parentheses, a 10 MB
-statement, ATTACH, load_extension, PRAGMA writable_schema, DROP TABLE). Prints p50/p99/max of
-/health and of the normal steps in both phases, and how each hostile request was answered.
+The corpus is tests/test_attacks.py's ``ATTACKS``. Three parts:
+
+1. **in-process**: each case stepped (submitted) on a fresh ``sqldebug.make`` environment in a
+   process of its own, so that the peak RSS it adds (``ru_maxrss`` after minus before) is its own;
+   prints the time to answer, the peak RSS added and the error class.
+2. **server**: `sqldebug serve` on a free loopback port. For ``--seconds``, a poller times
+   ``GET /health`` every 10 ms while 3 normal sessions step back to back (the baseline); then the
+   same again while ``--attackers`` sessions send the corpus in a loop. Prints /health p50/p99/max
+   and the normal steps' in both phases, the slowest answer to each case, and the server's peak
+   RSS added during the attack (VmHWM from /proc, Linux).
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import json
+import resource
 import statistics
 import subprocess
 import sys
@@ -23,20 +29,12 @@ from pathlib import Path
 
 import httpx
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from http_load import TASK, free_port, wait_healthy
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+from http_load import TASK, free_port, wait_healthy  # noqa: E402
 
-HOSTILE = [
-    "WITH RECURSIVE r(x) AS (SELECT 1 UNION ALL SELECT x+1 FROM r) SELECT count(*) FROM r",
-    "SELECT count(*) FROM " + ", ".join(f"order_items t{i}" for i in range(6)),
-    "SELECT randomblob(2000000000)",
-    "SELECT " + "(" * 5000 + "1" + ")" * 5000,
-    "SELECT '" + "a" * 10_000_000 + "'",
-    "ATTACH 'x.db' AS x",
-    "SELECT load_extension('x')",
-    "PRAGMA writable_schema=1",
-    "DROP TABLE orders",
-]
+from tests.test_attacks import ATTACKS  # noqa: E402
 
 
 def pct(xs: list[float], q: float) -> float:
@@ -44,15 +42,67 @@ def pct(xs: list[float], q: float) -> float:
     return xs[min(len(xs) - 1, int(q * len(xs)))] * 1e3 if xs else float("nan")
 
 
-def phase(url: str, seconds: float, attackers: int) -> dict[str, object]:
+def one_case(name: str) -> dict[str, object]:
+    """Run in a child process: step one case, report time, RSS added and the answer."""
+    import sqldebug
+
+    env = sqldebug.make(TASK)
+    env.reset(seed=0)
+    env.step("SELECT 1")  # warm: instances cloned, statement caches filled
+    env.reset(seed=0)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    obs, *_ = env.step({"type": "submit", "sql": ATTACKS[name][0]})
+    elapsed = time.perf_counter() - t0
+    added = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
+    after, *_ = env.step(env.task.solution)
+    return {
+        "name": name,
+        "seconds": elapsed,
+        "rss_added_mb": added / 1024,
+        "kind": obs.error.kind if obs.error else "none",
+        "observation_kb": len(obs.model_dump_json()) / 1e3,
+        "next_step_solved": after.solved,
+    }
+
+
+def in_process(names: list[str]) -> None:
+    print("in-process: one fresh process per case (time to answer a submit, peak RSS it added)")
+    print(f"  {'case':28} {'answer':>8} {'RSS added':>10}  {'class':7} {'obs KB':>7}  next step")
+    for name in names:
+        out = subprocess.run(
+            [sys.executable, __file__, "--case", name], capture_output=True, text=True, timeout=120
+        )
+        if out.returncode != 0:
+            print(f"  {name:28} FAILED: {out.stderr.strip().splitlines()[-1:]}")
+            continue
+        r = json.loads(out.stdout)
+        print(
+            f"  {name:28} {r['seconds'] * 1e3:6.0f} ms {r['rss_added_mb']:7.1f} MB  {r['kind']:7}"
+            f" {r['observation_kb']:7.1f}  {'solved' if r['next_step_solved'] else 'NOT SOLVED'}"
+        )
+
+
+def vm_hwm_mb(pid: int) -> float:
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def phase(url: str, seconds: float, attackers: int, names: list[str]) -> dict[str, object]:
     stop = time.monotonic() + seconds
     health: list[float] = []
     steps: list[float] = []
     answers: collections.Counter[str] = collections.Counter()
+    slowest: dict[str, float] = collections.defaultdict(float)
     failures: list[str] = []
 
     def poll() -> None:
-        with httpx.Client(base_url=url, timeout=30) as c:
+        with httpx.Client(base_url=url, timeout=60) as c:
             while time.monotonic() < stop:
                 t0 = time.perf_counter()
                 r = c.get("/health")
@@ -62,7 +112,7 @@ def phase(url: str, seconds: float, attackers: int) -> dict[str, object]:
                 time.sleep(0.01)
 
     def normal(i: int) -> None:
-        with httpx.Client(base_url=url, timeout=30) as c:
+        with httpx.Client(base_url=url, timeout=60) as c:
             while time.monotonic() < stop:
                 sid = c.post("/reset", json={"task_id": TASK, "seed": i}).headers["x-session-id"]
                 for n in range(8):
@@ -77,25 +127,30 @@ def phase(url: str, seconds: float, attackers: int) -> dict[str, object]:
                         failures.append(f"step {r.status_code}")
                 c.delete("/session", headers={"X-Session-Id": sid})
 
-    def attack() -> None:
-        with httpx.Client(base_url=url, timeout=60) as c:
+    def attack(offset: int) -> None:
+        with httpx.Client(base_url=url, timeout=120) as c:
+            k = offset
             while time.monotonic() < stop:
                 sid = c.post("/reset", json={"task_id": TASK}).headers["x-session-id"]
-                for sql in HOSTILE[:7]:  # max_steps is 8
+                for _ in range(7):  # max_steps is 8
                     if time.monotonic() >= stop:
                         break
-                    r = c.post("/step", json={"action": sql}, headers={"X-Session-Id": sid})
-                    kind = (
-                        (r.json()["observation"]["error"] or {}).get("kind", "none")
-                        if r.status_code == 200
-                        else str(r.status_code)
+                    name = names[k % len(names)]
+                    k += 1
+                    t0 = time.perf_counter()
+                    r = c.post(
+                        "/step", json={"action": ATTACKS[name][0]}, headers={"X-Session-Id": sid}
                     )
-                    answers[kind] += 1
+                    slowest[name] = max(slowest[name], time.perf_counter() - t0)
+                    if r.status_code != 200 or "Traceback" in r.text:
+                        failures.append(f"{name} {r.status_code}")
+                        continue
+                    answers[(r.json()["observation"]["error"] or {}).get("kind", "none")] += 1
                 c.delete("/session", headers={"X-Session-Id": sid})
 
     threads = [threading.Thread(target=poll)]
     threads += [threading.Thread(target=normal, args=(i,)) for i in range(3)]
-    threads += [threading.Thread(target=attack) for _ in range(attackers)]
+    threads += [threading.Thread(target=attack, args=(i,)) for i in range(attackers)]
     for t in threads:
         t.start()
     for t in threads:
@@ -106,15 +161,12 @@ def phase(url: str, seconds: float, attackers: int) -> dict[str, object]:
         "health_n": len(health),
         "steps_n": len(steps),
         "answers": dict(answers),
+        "slowest": dict(slowest),
         "failures": failures,
     }
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--attackers", type=int, default=3)
-    args = parser.parse_args()
+def on_server(seconds: float, attackers: int, names: list[str]) -> None:
     port = free_port()
     exe = str(Path(sys.executable).parent / "sqldebug")
     proc = subprocess.Popen(
@@ -123,20 +175,45 @@ def main() -> int:
     try:
         wait_healthy(port)
         url = f"http://127.0.0.1:{port}"
-        for name, attackers in (("baseline", 0), ("attack", args.attackers)):
-            r = phase(url, args.seconds, attackers)
+        print(f"server: {attackers} attacking sessions cycling through {len(names)} cases")
+        for name, n in (("baseline", 0), ("attack", attackers)):
+            hwm = vm_hwm_mb(proc.pid)
+            r = phase(url, seconds, n, names)
             h, s = r["health_ms"], r["step_ms"]
             print(
-                f"{name:8}  /health p50 {h[0]:6.2f} ms  p99 {h[1]:6.2f} ms  max {h[2]:7.2f} ms"  # type: ignore[index]
-                f"  ({r['health_n']} polls) | normal step p50 {s[0]:6.2f} p99 {s[1]:6.2f} ms"  # type: ignore[index]
+                f"  {name:8}  /health p50 {h[0]:6.2f} ms  p99 {h[1]:6.2f} ms  max {h[2]:7.2f} ms"  # type: ignore[index]
+                f"  ({r['health_n']} polls) | normal step p50 {s[0]:6.2f} p99 {s[1]:7.2f} ms"  # type: ignore[index]
                 f"  ({r['steps_n']} steps)"
             )
-            if attackers:
-                print(f"          hostile requests answered: {r['answers']}")
-            print(f"          failed requests: {len(r['failures'])}")  # type: ignore[arg-type]
+            if n:
+                print(f"            peak RSS added: {vm_hwm_mb(proc.pid) - hwm:.0f} MB")
+                print(f"            hostile requests answered: {r['answers']}")
+                slow = sorted(r["slowest"].items(), key=lambda kv: -kv[1])  # type: ignore[attr-defined]
+                print(
+                    "            slowest answer per case: "
+                    + ", ".join(f"{k} {v:.2f} s" for k, v in slow)
+                )
+            print(f"            failed requests: {len(r['failures'])} {r['failures'][:5]}")  # type: ignore[arg-type, index]
     finally:
         proc.terminate()
         proc.wait(timeout=30)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--attackers", type=int, default=32)
+    parser.add_argument("--only", nargs="*", help="cases to run (default: all)")
+    parser.add_argument("--case", help=argparse.SUPPRESS)  # internal: one case, in a child
+    parser.add_argument("--skip-server", action="store_true")
+    args = parser.parse_args()
+    if args.case:
+        print(json.dumps(one_case(args.case)))
+        return 0
+    names = args.only or list(ATTACKS)
+    in_process(names)
+    if not args.skip_server:
+        on_server(args.seconds, args.attackers, names)
     return 0
 
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import os
 import secrets
+import sys
 import threading
 import time
 import zlib
@@ -125,7 +127,9 @@ class ServerCore:
         """Start the worker threads (the app's lifespan calls this; it may run more than once)."""
         if self.executor is None:
             self.executor = ThreadPoolExecutor(
-                max_workers=self.config.threads, thread_name_prefix="sqldebug-step"
+                max_workers=self.config.threads,
+                thread_name_prefix="sqldebug-step",
+                initializer=_yield_to_the_loop,
             )
 
     def stop(self) -> None:
@@ -197,6 +201,18 @@ class ServerCore:
         if self.config.runs:
             report["latest_run"] = latest_run_summary(Path(self.config.runs))
         return report
+
+
+def _yield_to_the_loop() -> None:
+    """Run this worker thread at a lower CPU priority than the event loop (Linux, per thread).
+
+    Hostile statements keep every worker thread busy in SQLite (outside the GIL) until their
+    deadline; on a machine with fewer cores than threads the loop would then wait for a core,
+    and /health with it. Elsewhere ``setpriority`` would lower the whole process: not done.
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
 
 
 def owner_of(session_id: str, workers: int) -> int:
