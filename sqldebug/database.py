@@ -376,6 +376,7 @@ def build(
     *,
     lenient: bool = False,
     fallback: Mapping[str, Sequence[Sequence[Any] | None]] | None = None,
+    schema: sqlite3.Connection | None = None,
 ) -> sqlite3.Connection:
     """A new in-memory database: the schema, then the rows, with every constraint enforced.
 
@@ -385,10 +386,18 @@ def build(
     the rows whose parent is missing until none is left. ``fallback`` (lenient builds) gives, per
     table and row position, a row to insert instead when a row is rejected (a variant's original
     row, so one moved value that breaks a CHECK does not drop a parent and all its children).
+    ``schema``, an empty database built from ``ddl`` before, is cloned instead of running the DDL
+    again (~20 us against ~0.4 ms: variants are built per episode seed).
+
+    Each table's rows go in with one ``executemany``; only a table where some row is rejected is
+    inserted again row by row, to find the row (strict) or to skip it (lenient).
     """
     conn = determinism.connect()
     try:
-        conn.executescript(ddl)
+        if schema is not None:
+            schema.backup(conn)
+        else:
+            conn.executescript(ddl)
     except sqlite3.Error as exc:
         conn.close()
         raise DatasetError(f"schema does not build: {exc}", field="schema") from None
@@ -403,6 +412,14 @@ def build(
             raise DatasetError(f"table {table!r} is not in the schema", field=f"rows.{table}")
         width = len(conn.execute(f'SELECT * FROM "{table}" LIMIT 0').description)
         insert = f'INSERT INTO "{table}" VALUES ({", ".join("?" * width)})'
+        conn.execute("SAVEPOINT whole")
+        try:
+            conn.executemany(insert, table_rows_)
+            conn.execute("RELEASE whole")
+            continue
+        except (sqlite3.Error, ValueError, TypeError):
+            conn.execute("ROLLBACK TO whole")
+            conn.execute("RELEASE whole")
         for index, row in enumerate(table_rows_):
             try:
                 if len(row) != width:

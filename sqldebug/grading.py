@@ -461,10 +461,15 @@ class Grader:
             except QueryError:
                 scores.append(0.0)
         shown = first[_QUERY if _QUERY in first else self.task.tables[0]][0]
+        correct = all(s == 1.0 for s in scores)
         score = Score(
-            correct=float(all(s == 1.0 for s in scores)),
+            correct=float(correct),
             executes=1.0,
             valid=1.0 if valid is None else float(valid),
-            progress=sum(scores) / len(scores),
+            # progress shapes from what the agent can see: the visible instance only. Hidden
+            # instances decide `correct` and nothing else, so a submission learns one bit about
+            # them (an average over instances told, to six decimals, which instances a probe
+            # predicate held on). 1.0 exactly when correct.
+            progress=scores[0] if correct else min(scores[0], 0.95),
         )
         return Outcome(score, result=shown, per_instance=scores)

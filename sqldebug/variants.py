@@ -185,6 +185,13 @@ def deployment_secret() -> str:
     return os.environ.get(SECRET_ENV, "")
 
 
+#: What faces say when scores are made on the public default.
+PUBLIC_WARNING = (
+    "hidden instances use the public default: anyone with the source can compute them for a "
+    "seed; set SQLDEBUG_SECRET (serve: --secret-file) wherever a score counts"
+)
+
+
 def fingerprint(secret: str) -> str:
     """A name for a secret that does not reveal it: "public" for the default, else 16 hex digits
     of an HMAC. Two runs with one fingerprint graded on the same hidden data."""
@@ -422,6 +429,7 @@ class InstancePool:
         self.cached = cached
         self.limits = limits or Limits()
         self.visible = Instance("visible", build(ddl, rows), self.limits)
+        self._schema = build(ddl, {})  # empty: cloned for each variant instead of the DDL
         self.schema = schema_info(self.visible.template)
         self.shapes = table_shapes(self.visible.template)
         self._visible_rows = {
@@ -440,7 +448,8 @@ class InstancePool:
         rows, spares = variant_rows(
             self.shapes, self._visible_rows, self.dataset_id, index, self.secret
         )
-        conn = build(self.ddl, rows, lenient=True, fallback=spares)
+        with self._lock:  # one backup from the schema at a time
+            conn = build(self.ddl, rows, lenient=True, fallback=spares, schema=self._schema)
         with self._lock:
             inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
             while len(self._variants) > self.cached:

@@ -379,3 +379,30 @@ def test_serve_with_a_secret_file_grades_on_data_no_one_else_has(tmp_path: Path)
     )
     assert done.returncode == 2 and "the file is empty" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+@pytest.mark.parametrize("task", BUNDLED[::4], ids=[t.id for t in BUNDLED[::4]])
+def test_a_wrong_submission_learns_nothing_of_the_hidden_data(task: Task) -> None:
+    # The red team's oracle: progress averaged over instances told, to six decimals, on which
+    # hidden instances a predicate held (submit V, then V WHERE P). Now everything an agent sees of
+    # a wrong submission is the same whatever the hidden data are: two secrets, one trace.
+    a, b = get_runtime(secret="one secret"), get_runtime(secret="another secret")
+    visible = a.grader(task).expected(a.pool(task.dataset).visible)
+    wrong = [task.broken, *_mutants(task, a)[:6]]
+    if task.kind == "query":
+        typed = constant_answer(visible[""][0])
+        table = a.pool(task.dataset).shapes[-1].name
+        wrong += [typed, f'SELECT * FROM ({typed}) WHERE (SELECT count(*) FROM "{table}") > 20']
+    traces = []
+    for runtime in (a, b):
+        env = sqldebug.SQLDebugEnv(runtime, [task])
+        trace = []
+        for sql in wrong:
+            env.reset(seed=4)
+            obs, reward, solved, _, info = env.step(sql)
+            if solved:
+                trace.append("solved")
+                continue
+            trace.append((obs.model_dump_json(), reward, json.dumps(info, sort_keys=True)))
+        traces.append(trace)
+    assert traces[0] == traces[1]

@@ -131,6 +131,10 @@ def bench(
             bar.update(job, completed=done, total=total, solved=solved)
 
         summary = run_bench(spec, out_dir, on_episode=progress)
+    from sqldebug.variants import PUBLIC_WARNING, deployment_secret
+
+    if not deployment_secret():
+        err.print(f"[yellow]note:[/] {PUBLIC_WARNING}", highlight=False)
     if junit is not None:
         if out_dir is None:
             raise fail(

@@ -64,13 +64,15 @@ def serve(
         env=EnvConfig.build(k=k),
     )
     from sqldebug.catalog import load_catalog
-    from sqldebug.variants import SECRET_ENV, deployment_secret, fingerprint
+    from sqldebug.variants import PUBLIC_WARNING, SECRET_ENV, deployment_secret, fingerprint
 
     if secret_file is not None:
         os.environ[SECRET_ENV] = read_secret(secret_file)  # worker processes inherit it
 
     load_catalog(config.tasks)  # a broken task folder is reported before anything listens
     sock = bind(host, port, shared=workers > 1)
+    if not deployment_secret():
+        err.print(f"[yellow]warning:[/] {PUBLIC_WARNING}", highlight=False)
     if host not in ("127.0.0.1", "localhost", "::1"):
         err.print(f"[yellow]warning:[/] listening on {host}: reachable from other machines")
     shown = f"[{host}]" if ":" in host else host
