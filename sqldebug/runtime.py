@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
-from sqldebug.database import DatasetError, Instance, Limits
+from sqldebug.database import DatasetError, Instance, Limits, QueryError
 from sqldebug.errors import TaskFileError
 from sqldebug.grading import Baseline, Grader
 from sqldebug.models import ResultTable
@@ -183,7 +183,14 @@ class Runtime:
             pool = self.pool(task.dataset)
             grader = self.grader(task)
             for inst in [pool.visible, *(pool.variant(i) for i in pool.sample(seeds, k))]:
-                grader.expected(inst)
+                try:
+                    grader.expected(inst)
+                except QueryError as exc:  # the task file is at fault: say which, in one line
+                    raise TaskFileError(
+                        self.catalog.sources.get(task.id, task.id),
+                        f"{task.id}: the solution does not run on instance {inst.key}: "
+                        f"{exc.kind}: {exc.message}",
+                    ) from None
 
 
 _RUNTIMES: dict[tuple[str, str, int, Limits, str], Runtime] = {}

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import re
 import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -15,7 +16,7 @@ from typer.testing import CliRunner
 from sqldebug.catalog import bundled_tasks_dir
 from sqldebug.cli import app
 from sqldebug.cli.exit_codes import ExitCode
-from tests.server_support import TASK, free_port
+from tests.server_support import EXE, TASK, free_port
 
 runner = CliRunner()
 BUNDLED = bundled_tasks_dir()
@@ -183,3 +184,20 @@ def test_plot_on_a_missing_run_folder_is_a_usage_error(tmp_path: Path) -> None:
     assert code == ExitCode.USAGE
     assert one_line_error(err).endswith("nope: no such run folder")
     assert not (tmp_path / "charts").exists()
+
+
+def test_serve_on_a_task_whose_solution_does_not_run_is_one_line_before_listening(
+    tmp_path: Path,
+) -> None:
+    root = break_solution(tmp_path)
+    done = subprocess.run(
+        [str(EXE), "serve", "--port", "0", "--tasks", str(root)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == ExitCode.TASKS
+    assert "Traceback" not in done.stderr and "serving on" not in done.stderr
+    assert f"{TASK}: the solution does not run on instance visible: binding:" in " ".join(
+        done.stderr.split()
+    )

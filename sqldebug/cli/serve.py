@@ -63,13 +63,15 @@ def serve(
         runs=str(runs) if runs else None,
         env=EnvConfig.build(k=k),
     )
-    from sqldebug.catalog import load_catalog
+    from sqldebug.runtime import get_runtime
     from sqldebug.variants import PUBLIC_WARNING, SECRET_ENV, deployment_secret, fingerprint
 
     if secret_file is not None:
         os.environ[SECRET_ENV] = read_secret(secret_file)  # worker processes inherit it
 
-    load_catalog(config.tasks)  # a broken task folder is reported before anything listens
+    # a broken task folder, or a task whose solution does not run, is reported before anything
+    # listens (one line, exit 3); one worker's server then finds the answers computed
+    get_runtime(config.tasks, limits=config.env.limits).warm(seeds=0)
     sock = bind(host, port, shared=workers > 1)
     if not deployment_secret():
         err.print(f"[yellow]warning:[/] {PUBLIC_WARNING}", highlight=False)
