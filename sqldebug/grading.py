@@ -25,6 +25,7 @@ from __future__ import annotations
 import functools
 import math
 import threading
+import time
 from collections import Counter, OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -411,14 +412,16 @@ class Grader:
             for inst, score in zip(instances[1:], scores[1:], strict=True)
         )
 
-    def run(self, inst: Instance, sql: str, *, checked: bool = False) -> Answer:
+    def run(
+        self, inst: Instance, sql: str, *, checked: bool = False, deadline: float | None = None
+    ) -> Answer:
         """Run ``sql`` on ``inst`` as this task runs statements; raises QueryError."""
         if self.task.kind == "query":
-            res = inst.reader().run(sql, checked=checked)
+            res = inst.reader().run(sql, checked=checked, deadline=deadline)
             return {_QUERY: (res, Canon(res.rows, len(res.columns)))}
         box = inst.writer(self.task.tables)
         try:
-            box.run(sql, checked=checked)
+            box.run(sql, checked=checked, deadline=deadline)
             answer = {}
             for table in self.task.tables:
                 res = table_rows(box.conn, table)
@@ -446,19 +449,22 @@ class Grader:
         ``valid`` is the reviewer's verdict when it ran; without it, SQLite's: the statement
         parsed and bound unless its error says otherwise.
         """
+        # one deadline for the whole submission: k+1 instances never take k+1 deadlines
+        deadline = time.monotonic() + instances[0].limits.deadline_s
         try:
             check_text(sql, instances[0].limits)
-            first = self.run(instances[0], sql, checked=True)
+            first = self.run(instances[0], sql, checked=True, deadline=deadline)
         except QueryError as exc:
             ok = exc.kind not in ("syntax", "binding") and valid is not False
             return Outcome(Score(valid=float(ok)), error=exc)
         scores = [self._progress(self.expected(instances[0]), first)]
         for inst in instances[1:]:
             try:
-                scores.append(
-                    self._progress(self.expected(inst), self.run(inst, sql, checked=True))
-                )
-            except QueryError:
+                answer = self.run(inst, sql, checked=True, deadline=deadline)
+                scores.append(self._progress(self.expected(inst), answer))
+            except QueryError as exc:
+                if exc.kind == "budget":  # over the submission's budget: it did not finish
+                    return Outcome(Score(valid=0.0 if valid is False else 1.0), error=exc)
                 scores.append(0.0)
         shown = first[_QUERY if _QUERY in first else self.task.tables[0]][0]
         correct = all(s == 1.0 for s in scores)

@@ -367,3 +367,26 @@ def test_server_answers_attacks_and_health_meanwhile(tmp_path: Path) -> None:
             assert elapsed < DEADLINE + 2 + 2, (name, elapsed)  # two statements may share a core
             r = client.post("/step", json={"action": "SELECT 1"}, headers={"X-Session-Id": sid})
             assert r.status_code == 200 and r.json()["observation"]["error"] is None
+
+
+def test_a_submission_shares_one_deadline_over_all_its_instances() -> None:
+    # ~0.1-0.2 s of LIKE work per instance on this machine, far under the VM budget: five
+    # instances once took five deadlines; now the submission has one, and running past it is a
+    # budget error, not a silent miss on the hidden data
+    import sqldebug
+
+    task = next(t for t in sqldebug.load_tasks() if t.id == "shop/top-products-ties")
+    pattern = "%" + "a" * 188 + "b"
+    slow = (
+        f"SELECT * FROM ({task.solution.rstrip().rstrip(';')}) WHERE (WITH RECURSIVE c(n) AS "
+        "(SELECT 1 UNION ALL SELECT n + 1 FROM c WHERE n < 40) SELECT count(*) FROM c "
+        f"WHERE printf('%.*c', 99000 + n, 'a') LIKE '{pattern}') = 0"
+    )
+    env = sqldebug.make(task.id)
+    env.reset(seed=0)
+    started = time.monotonic()
+    obs, reward, solved, _, info = env.step(slow)
+    assert time.monotonic() - started < env.config.limits.deadline_s + 2.0
+    assert not solved and obs.error is not None and obs.error.kind == "budget"
+    assert info["error_class"] == "budget" and reward < 0
+    assert env.step(task.solution)[2]  # and the next step solves it
