@@ -27,7 +27,6 @@ sandbox refuses a statement with more than ``Limits.max_cte_expansions``.
 from __future__ import annotations
 
 import bisect
-import re
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -253,24 +252,28 @@ def install(conn: sqlite3.Connection, max_value_bytes: int, refused: Callable[[s
 
 # -- CTE expansion --------------------------------------------------------------------------------
 
-#: strings and comments (an empty group: skipped), else the tokens the count needs: identifiers,
-#: quoted or not, parentheses and commas (one pass, so a quote inside an identifier is no string)
-_TOKEN = re.compile(
-    r"""'(?:[^']|'')*'?|--[^\n]*|/\*.*?(?:\*/|\Z)"""
-    r"""|("(?:[^"]|"")*"?|`(?:[^`]|``)*`?|\[[^\]]*\]?|[^\W\d][\w$]*|[(),])""",
-    re.S,
-)
-_GAP = r"(?:\s|/\*.*?(?:\*/|\Z)|--[^\n]*(?:\n|\Z))*"  # what may stand between keywords
-#: a CTE definition's ``AS (``, ``AS NOT MATERIALIZED (``, ... (window definitions match too)
-_DEFINITION = re.compile(
-    rf"\bas{_GAP}(?:not{_GAP})?(?:materialized{_GAP})?\(", re.S
-)  # on lower-cased text
+_LITERAL = "\x00literal"  # what a string or number token reads as: never a CTE's name
 
 
-def _name(token: str) -> str:
-    if token[:1] in '"`[' and len(token) >= 2:
-        return token[1:-1].lower()
-    return token.lower()
+def _tokens(sql: str) -> list[str] | None:
+    """``sql`` as SQLite's tokens, lower-cased (quoted identifiers unquoted, literals and comments
+    out of the way), by sqlglot's tokenizer; None when it cannot be tokenized (SQLite refuses it
+    then too)."""
+    from sqlglot.errors import TokenError
+    from sqlglot.tokenizer_core import TokenType
+
+    tokenizer = getattr(_side, "tokenizer", None)
+    if tokenizer is None:  # one per thread: a tokenizer keeps state while it works
+        from sqlglot.dialects.sqlite import SQLite
+
+        dialect = SQLite()
+        tokenizer = _side.tokenizer = dialect.tokenizer_class(dialect=dialect)
+    try:
+        found = tokenizer.tokenize(sql)
+    except TokenError:
+        return None
+    literal = {TokenType.STRING, TokenType.NUMBER, TokenType.HEX_STRING, TokenType.BIT_STRING}
+    return [_LITERAL if t.token_type in literal else t.text.lower() for t in found]
 
 
 def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
@@ -278,15 +281,16 @@ def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
 
     Every reference to a CTE expands its body, with the references inside it; a recursive
     CTE's reference to itself does not. Names are matched without regard to scope, so the count
-    can only be too high, never too low, except that a statement with fewer than two CTEs
-    counts 0 (found with one regular-expression search: nearly every statement): there copies
-    grow with the text, never faster. Counts stop growing at ``cap``.
+    can only be too high, never too low, except that a statement with fewer than two CTEs counts
+    0: there copies grow with the text, never faster. The text is read by sqlglot's SQLite
+    tokenizer (only statements that contain "with" pay for it). Counts stop growing at ``cap``.
     """
-    low = sql.lower()
-    if "with" not in low or len(_DEFINITION.findall(low)) < 2:
+    if "with" not in sql.lower():
+        return 0  # nearly every statement: one substring test
+    found = _tokens(sql)
+    if found is None:
         return 0
-    tokens = list(filter(None, _TOKEN.findall(low)))
-    lowered = tokens
+    tokens = lowered = found
     bodies: dict[str, tuple[int, int]] = {}  # CTE name -> its body's token range
     starts: set[int] = set()  # where a CTE is named in its definition (not a reference)
     i = 0
@@ -298,7 +302,7 @@ def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
         if i < len(tokens) and lowered[i] == "recursive":
             i += 1
         while i < len(tokens):  # name [(columns)] AS [NOT] [MATERIALIZED] ( body ) [, ...]
-            name, at = _name(tokens[i]), i
+            name, at = tokens[i], i
             j = i + 1
             if j < len(tokens) and tokens[j] == "(":
                 j = _close(tokens, j) + 1
@@ -317,10 +321,9 @@ def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
                 i += 1
                 continue
             break
-    if not bodies:
-        return 0
-    spelled = {q: name for name in bodies for q in (name, f'"{name}"', f"`{name}`", f"[{name}]")}
-    refs = [k for k, t in enumerate(tokens) if t in spelled and k not in starts]
+    if len(bodies) < 2:
+        return 0  # one CTE: its copies grow with the text, never faster
+    refs = [k for k, t in enumerate(tokens) if t in bodies and k not in starts]
     memo: dict[str, int] = {}
 
     def expansions(name: str, depth: int = 0) -> int:
@@ -331,7 +334,7 @@ def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
         lo, hi = bodies[name]
         total = 1
         for k in refs[bisect.bisect_left(refs, lo) : bisect.bisect_left(refs, hi)]:
-            if (inner := _name(tokens[k])) != name:
+            if (inner := tokens[k]) != name:
                 total = min(total + expansions(inner, depth + 1), cap)
         memo[name] = total
         return total
@@ -347,7 +350,7 @@ def cte_expansions(sql: str, cap: int = 1 << 40) -> int:
         return at >= 0 and k < outer[at][1]
 
     top = (k for k in refs if not inside(k))
-    return min(sum(expansions(_name(tokens[k])) for k in top), cap)
+    return min(sum(expansions(tokens[k]) for k in top), cap)
 
 
 def _close(tokens: list[str], start: int) -> int:
