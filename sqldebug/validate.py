@@ -93,7 +93,8 @@ def failed_invariants(
     except SQLDebugError as exc:
         return [("dataset-builds", f"dataset does not build: {exc}")]
     grader = runtime.grader(task)
-    instances = [pool.visible, *(pool.variant(i) for i in pool.sample(SAMPLE_SEEDS, k))]
+    sample = pool.sample(SAMPLE_SEEDS, k)
+    instances = [pool.visible, *(pool.variant(i) for i in sample)]
     reasons: list[tuple[str, str]] = []
     expected = []
     for inst in instances:
@@ -159,8 +160,18 @@ def failed_invariants(
             )
         )
     elif not reasons:
+        # the sample is the first draws of these seeds: their verdicts are already in hand, and
+        # only a seed whose first draw exposes nothing is drawn again, as a reset would
+        exposing = {
+            index
+            for index, score, other in zip(sample, scores[1:], differs, strict=True)
+            if score < 1.0 and other
+        }
         stuck = [
-            seed for seed in range(SAMPLE_SEEDS) if not runtime.episode(task, seed, k)[1].exposes
+            seed
+            for seed in range(SAMPLE_SEEDS)
+            if not exposing.intersection(pool.draw(seed, k))
+            and not runtime.episode(task, seed, k)[1].exposes
         ]
         if stuck:
             reasons.append(
