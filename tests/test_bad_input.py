@@ -251,3 +251,17 @@ def test_responses_conform_to_the_openapi_document(case: Any) -> None:
     response = case.call_and_validate(excluded_checks=[positive_data_acceptance])
     assert response.status_code < 500
     assert_no_traceback(response.text)
+
+
+@pytest.mark.parametrize("seed", [False, True, "3", 1.5])
+def test_a_seed_that_is_not_an_integer_is_refused(seed: object) -> None:
+    # schemathesis found {"seed": false} accepted as seed 0
+    from fastapi.testclient import TestClient
+
+    from sqldebug.server import ServerConfig, create_app
+
+    with TestClient(create_app(ServerConfig(warm=False))) as client:
+        response = client.post("/reset", json={"seed": seed})
+        assert response.status_code == 422, response.text
+        body = response.json()
+        assert set(body) >= {"detail", "error"} and "seed" in body["detail"]

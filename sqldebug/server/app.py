@@ -55,7 +55,10 @@ class ResetRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     task_id: str | None = Field(default=None, description="Task id; default: drawn by seed.")
-    seed: int | None = Field(default=None, description="Picks the hidden instances (and task).")
+    # strict: JSON false is no seed 0, nor "3" a seed 3 (the engine refuses booleans too)
+    seed: int | None = Field(
+        default=None, strict=True, description="Picks the hidden instances (and task)."
+    )
     options: dict[str, Any] | None = Field(
         default=None, description="Reset options, e.g. {'perturb_visible': true}."
     )
