@@ -61,6 +61,12 @@ class Session:
     lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     busy: int = 0  # requests holding or waiting for the lock: never reaped while > 0
     pinned: bool = False  # owned by an open connection (a WebSocket): never reaped
+    #: CPU seconds its recent requests took, each older one counted 0.8 times the next
+    #: (the server serves a costly session on a lane of its own: see ``ServerCore.lane``)
+    cost: float = 0.0
+
+    def charge(self, seconds: float) -> None:
+        self.cost = self.cost * 0.8 + seconds
 
 
 class SessionStore:
@@ -117,6 +123,11 @@ class SessionStore:
             self._sessions[sid] = session
             self.created_total += 1
             return session
+
+    def cost(self, session_id: object) -> float:
+        """The session's recent engine cost (0 for no id or an unknown one); never raises."""
+        session = self._sessions.get(session_id) if isinstance(session_id, str) else None
+        return session.cost if session is not None else 0.0
 
     def get(self, session_id: str) -> Session:
         """The live session ``session_id`` (its idle clock restarts)."""

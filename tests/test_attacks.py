@@ -390,3 +390,72 @@ def test_a_submission_shares_one_deadline_over_all_its_instances() -> None:
     assert not solved and obs.error is not None and obs.error.kind == "budget"
     assert info["error_class"] == "budget" and reward < 0
     assert env.step(task.solution)[2]  # and the next step solves it
+
+
+def test_a_costly_session_is_served_on_the_heavy_lane() -> None:
+    # a session that sent a statement running to its deadline waits behind others like it, on
+    # threads of their own; an ordinary session (a few ms of CPU a step) stays on the main lane
+    from sqldebug.server.core import HEAVY_COST_S, ServerConfig, ServerCore
+
+    core = ServerCore(ServerConfig(warm=False, threads=4))
+    try:
+        core.start()
+        hostile, _, _ = core.reset(None, TASK, 0)
+        normal, _, _ = core.reset(None, TASK, 1)
+        assert core.lane(hostile.id) is core.executor and core.lane(normal.id) is core.executor
+        for _ in range(3):
+            core.step(normal.id, "SELECT 1")
+        obs, *_ = core.step(hostile.id, ATTACKS["like-on-every-row"][0])
+        assert obs.error is not None and obs.error.kind == "budget"
+        assert hostile.cost > HEAVY_COST_S  # CPU seconds, charged to the session
+        assert core.lane(hostile.id) is core.heavy
+        assert core.lane(normal.id) is core.executor
+        assert core.heavy is not None and core.heavy._max_workers == 2  # half of --threads
+        # the charge decays: enough cheap steps bring the session back to the main lane
+        for _ in range(40):
+            hostile.charge(0.001)
+        assert core.lane(hostile.id) is core.executor
+        assert core.lane(None) is core.executor and core.lane(["not", "an id"]) is core.executor
+    finally:
+        core.stop()
+
+
+def test_ordinary_steps_are_not_stuck_behind_an_attack(tmp_path: Path) -> None:
+    # before the heavy lane, 32 attacking sessions filled every worker thread and an ordinary
+    # step waited ~0.6 s (p50) behind them; now hostile sessions queue among themselves
+    with running(tmp_path, "--threads", "2") as live, live.client() as client:
+        stop = threading.Event()
+
+        def attack() -> None:
+            with httpx.Client(base_url=live.url, timeout=60) as c:
+                sid = c.post("/reset", json={"task_id": TASK}).json()["session_id"]
+                while not stop.is_set():
+                    r = c.post(
+                        "/step",
+                        json={"action": ATTACKS["like-on-every-row"][0]},
+                        headers={"X-Session-Id": sid},
+                    )
+                    if r.json().get("done"):
+                        sid = c.post("/reset", json={"task_id": TASK}).json()["session_id"]
+
+        attackers = [threading.Thread(target=attack) for _ in range(4)]
+        for t in attackers:
+            t.start()
+        try:
+            time.sleep(2.5)  # every attacker has had a statement run to its deadline
+            sid = client.post("/reset", json={"task_id": TASK, "seed": 3}).json()["session_id"]
+            waits = []
+            for n in range(5):
+                t0 = time.monotonic()
+                r = client.post(
+                    "/step", json={"action": f"SELECT {n}"}, headers={"X-Session-Id": sid}
+                )
+                waits.append(time.monotonic() - t0)
+                assert r.status_code == 200 and r.json()["observation"]["error"] is None
+        finally:
+            stop.set()
+            for t in attackers:
+                t.join()
+        # four 1-second statements on the one main thread would make every step wait ~1 s;
+        # this is a bound on a queue, not a timing target
+        assert sorted(waits)[2] < DEADLINE * 0.75, waits

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -88,6 +89,31 @@ def test_randomblob_over_the_length_limit_is_a_budget_error() -> None:
         {"type": "probe", "sql": "SELECT length(randomblob(0)), length(randomblob(9))"}
     )
     assert obs.result is not None and obs.result.rows == [[1, 9]]  # SQLite's own sizes
+
+
+def test_a_long_randomblob_has_its_size_and_stays_distinct() -> None:
+    # a long blob repeats its first BLOB_DRAW bytes of draws (drawing them all held the GIL for
+    # ~4 ns a byte, away from the server's event loop); size, distinctness, order stay
+    env = sqldebug.make(TASK)
+    env.reset(seed=0)
+    n = determinism.BLOB_DRAW * 3 + 5
+    sql = (
+        f"WITH b(x) AS (SELECT randomblob({n}) UNION ALL SELECT randomblob({n})) "
+        "SELECT length(x), hex(substr(x, 1, 8)), count(*) OVER () FROM b"
+    )
+    obs, *_ = env.step({"type": "probe", "sql": sql})
+    assert obs.result is not None
+    (len1, head1, _), (len2, head2, _) = obs.result.rows
+    assert len1 == len2 == n and head1 != head2
+    again, *_ = env.step({"type": "probe", "sql": sql})
+    assert again.result is not None and again.result.rows == obs.result.rows  # determinism
+    chance = determinism.Chance(sqlite3.connect(":memory:"), 10**6)
+    chance.reseed("x")
+    blob = chance._randomblob(n)
+    assert (
+        len(blob) == n
+        and blob[: determinism.BLOB_DRAW] == blob[determinism.BLOB_DRAW : 2 * determinism.BLOB_DRAW]
+    )
 
 
 def test_same_episode_in_two_processes_and_in_process_is_byte_identical() -> None:

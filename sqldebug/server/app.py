@@ -296,7 +296,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             session, obs, info = core.reset(x_session_id, req.task_id, req.seed, req.options)
             return session.id, step_payload(obs, None, False, info, session_id=session.id)
 
-        sid, payload = await core.run_fast(work)
+        sid, payload = await core.run(work, x_session_id)
         return Response(payload, media_type="application/json", headers={"X-Session-Id": sid})
 
     async def _step(session_id: str | None, body: StepRequest, review: bool) -> Response:
@@ -314,7 +314,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             obs, reward, terminated, truncated, info = core.step(session_id, action, review=review)
             return step_payload(obs, reward, terminated or truncated, info, session_id=session_id)
 
-        return Response(await core.run_fast(work), media_type="application/json")
+        return Response(await core.run(work, session_id), media_type="application/json")
 
     step_errors = {200: {"model": StepResponse}, **_documented(*_BODY_ERRORS, 404, 409, 429)}
 
@@ -343,7 +343,7 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
             with core.hold(x_session_id) as held:
                 return held.env.state()
 
-        return await core.run_fast(work)
+        return await core.run(work, x_session_id)
 
     @app.delete("/session", tags=["seed"], responses=_documented(404, 422))
     async def end_session(x_session_id: SessionHeader = None) -> dict[str, Any]:

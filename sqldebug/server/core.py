@@ -32,6 +32,11 @@ from sqldebug.sessions import Session, SessionStore
 
 T = TypeVar("T")
 
+#: a session whose recent requests cost more CPU seconds than this (see ``Session.cost``) is
+#: served on the heavy lane: one hostile statement holds a worker for up to its deadline, and
+#: it must not hold the threads that every other session waits for
+HEAVY_COST_S = 0.05
+
 
 @dataclass(frozen=True)
 class ServerConfig:
@@ -63,12 +68,17 @@ class Latency:
     def summary(self) -> dict[str, Any]:
         data = sorted(self._window)
         if not data:
-            return {"count": self.count, "p50_ms": None, "p95_ms": None}
+            return {"count": self.count, "p50_ms": None, "p95_ms": None, "max_ms": None}
 
         def pct(q: float) -> float:
             return round(data[min(len(data) - 1, int(q * len(data)))] * 1e3, 3)
 
-        return {"count": self.count, "p50_ms": pct(0.5), "p95_ms": pct(0.95)}
+        return {
+            "count": self.count,
+            "p50_ms": pct(0.5),
+            "p95_ms": pct(0.95),
+            "max_ms": round(data[-1] * 1e3, 3),
+        }
 
 
 def step_payload(
@@ -100,7 +110,8 @@ class ServerCore:
             ttl=config.session_ttl,
             new_id=self._new_session_id,
         )
-        self.executor: ThreadPoolExecutor | None = None
+        self.executor: ThreadPoolExecutor | None = None  # the lane every session starts on
+        self.heavy: ThreadPoolExecutor | None = None  # the lane for costly sessions
         self.latency = {name: Latency() for name in ("health", "reset", "step")}
         self.started = time.time()
         self._warm_lock = threading.Lock()
@@ -124,34 +135,59 @@ class ServerCore:
             self.runtime.warm()
 
     def start(self) -> None:
-        """Start the worker threads (the app's lifespan calls this; it may run more than once)."""
+        """Start the worker threads (the app's lifespan calls this; it may run more than once).
+
+        Two lanes: ``--threads`` workers for every session, and half as many (at least one) for
+        sessions whose recent steps were costly. A session that sent a statement running to its
+        deadline waits behind others like it, not in front of everyone.
+        """
         if self.executor is None:
+            self.heavy = ThreadPoolExecutor(
+                max_workers=max(1, self.config.threads // 2),
+                thread_name_prefix="sqldebug-heavy",
+                initializer=_yield_to_the_loop,
+                initargs=(10,),
+            )
             self.executor = ThreadPoolExecutor(
                 max_workers=self.config.threads,
                 thread_name_prefix="sqldebug-step",
                 initializer=_yield_to_the_loop,
+                initargs=(10,),
             )
 
     def stop(self) -> None:
         executor, self.executor = self.executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
+        heavy, self.heavy = self.heavy, None
+        if heavy is not None:
+            heavy.shutdown(wait=False, cancel_futures=True)
 
-    async def run(self, fn: Callable[[], T]) -> T:
-        """Run engine work on a worker thread: the event loop keeps serving meanwhile."""
+    def lane(self, session_id: object) -> ThreadPoolExecutor:
+        """The executor for a request on ``session_id``: heavy if its recent cost is high."""
         self.start()
-        return await asyncio.get_running_loop().run_in_executor(self.executor, fn)
+        assert self.executor is not None and self.heavy is not None
+        return self.heavy if self.store.cost(session_id) > HEAVY_COST_S else self.executor
 
-    #: the name the routes use; every engine call goes to a worker thread (there was once an
-    #: inline "fast lane" on the event loop: a single built-in call there stalled every client)
-    run_fast = run
+    async def run(self, fn: Callable[[], T], session_id: object = None) -> T:
+        """Run engine work on a worker thread: the event loop keeps serving meanwhile."""
+        return await asyncio.get_running_loop().run_in_executor(self.lane(session_id), fn)
 
-    def timed(self, op: str, fn: Callable[[], T]) -> T:
-        t0 = time.perf_counter()
+    def timed(self, op: str, fn: Callable[[], T], charge: Session | None = None) -> T:
+        """Run ``fn``, recording its latency; its CPU time is charged to the session ``charge``.
+
+        Steps are charged (their SQL is the client's), resets are not (their cost is the
+        engine's: building instances). CPU time of this thread, not wall time: an ordinary step
+        slowed down by a busy machine must not be taken for a costly one and sent to wait behind
+        the hostile statements.
+        """
+        t0, cpu0 = time.perf_counter(), time.thread_time()
         try:
             return fn()
         finally:
             self.latency[op].add(time.perf_counter() - t0)
+            if charge is not None:
+                charge.charge(time.thread_time() - cpu0)
 
     # -- operations (each runs on a worker thread) ---------------------------------------------
 
@@ -188,7 +224,7 @@ class ServerCore:
         if review and not act.review:
             act = act.model_copy(update={"review": True})
         with self.hold(session_id) as held:
-            return self.timed("step", lambda: held.env.step(act))
+            return self.timed("step", lambda: held.env.step(act), charge=held)
 
     def benchmark(self) -> dict[str, Any]:
         """Live latency of this server's engine, and the latest bench run's summary if known."""
@@ -203,7 +239,7 @@ class ServerCore:
         return report
 
 
-def _yield_to_the_loop() -> None:
+def _yield_to_the_loop(niceness: int) -> None:
     """Run this worker thread at a lower CPU priority than the event loop (Linux, per thread).
 
     Hostile statements keep every worker thread busy in SQLite (outside the GIL) until their
@@ -212,7 +248,7 @@ def _yield_to_the_loop() -> None:
     """
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 10)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
 
 
 def owner_of(session_id: str, workers: int) -> int:

@@ -126,7 +126,7 @@ def add_openenv_routes(app: FastAPI, core: ServerCore) -> None:
                 ),
             )
         try:
-            result = await core.run_fast(lambda: _call_tool(core, name, args))
+            result = await core.run(lambda: _call_tool(core, name, args), args.get("session_id"))
         except (OptionError, ActionError) as exc:
             return _rpc(rid, error=(-32602, str(exc)))
         except SQLDebugError as exc:
@@ -194,7 +194,7 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
                 _, obs, info = core.reset(session_id, kwargs.get("task_id"), seed, options)
                 return observation_frame(obs, None, False, info)
 
-            return await core.run_fast(reset)
+            return await core.run(reset, session_id)
         if kind == "step":
             if data is None:
                 return _error(
@@ -205,14 +205,14 @@ async def _handle(core: ServerCore, session_id: str, text: str) -> str | None:
                 obs, reward, term, trunc, info = core.step(session_id, _unwrap(data))
                 return observation_frame(obs, reward, term or trunc, info)
 
-            return await core.run_fast(step)
+            return await core.run(step, session_id)
         if kind == "state":
 
             def state() -> str:
                 with core.hold(session_id) as held:
                     return json.dumps({"type": "state", "data": state_data(held.env.state())})
 
-            return await core.run_fast(state)
+            return await core.run(state, session_id)
         return _error(f"Unknown message type: {kind}", "UNKNOWN_TYPE")
     except (ActionError, OptionError) as exc:
         return _error(f"Invalid message: {exc}", "VALIDATION_ERROR", errors=[])
