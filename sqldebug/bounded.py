@@ -255,12 +255,10 @@ def install(conn: sqlite3.Connection, max_value_bytes: int, refused: Callable[[s
 _LITERAL = "\x00literal"  # what a string or number token reads as: never a CTE's name
 
 
-def _tokens(sql: str) -> list[str] | None:
-    """``sql`` as SQLite's tokens, lower-cased (quoted identifiers unquoted, literals and comments
-    out of the way), by sqlglot's tokenizer; None when it cannot be tokenized (SQLite refuses it
-    then too)."""
+def sqlite_tokens(sql: str) -> list[Any] | None:
+    """``sql`` as sqlglot's SQLite tokens (with their ``start``/``end`` offsets in ``sql``); None
+    when it cannot be tokenized (SQLite refuses it then too)."""
     from sqlglot.errors import TokenError
-    from sqlglot.tokenizer_core import TokenType
 
     tokenizer = getattr(_side, "tokenizer", None)
     if tokenizer is None:  # one per thread: a tokenizer keeps state while it works
@@ -269,8 +267,18 @@ def _tokens(sql: str) -> list[str] | None:
         dialect = SQLite()
         tokenizer = _side.tokenizer = dialect.tokenizer_class(dialect=dialect)
     try:
-        found = tokenizer.tokenize(sql)
+        return list(tokenizer.tokenize(sql))
     except TokenError:
+        return None
+
+
+def _tokens(sql: str) -> list[str] | None:
+    """``sql`` as SQLite's tokens, lower-cased (quoted identifiers unquoted, literals and comments
+    out of the way); None when it cannot be tokenized."""
+    from sqlglot.tokenizer_core import TokenType
+
+    found = sqlite_tokens(sql)
+    if found is None:
         return None
     literal = {TokenType.STRING, TokenType.NUMBER, TokenType.HEX_STRING, TokenType.BIT_STRING}
     return [_LITERAL if t.token_type in literal else t.text.lower() for t in found]

@@ -462,6 +462,92 @@ def build(
     return conn
 
 
+#: a dataset's ``generate`` script may make at most this many rows in all, and run this long
+GENERATED_ROWS_MAX = 500_000
+GENERATE_SECONDS_MAX = 60.0
+
+
+def script_statements(script: str) -> list[str]:
+    """The statements of a SQLite script, each as its own text (split on sqlglot's tokens)."""
+    from sqlglot.tokenizer_core import TokenType
+
+    tokens = bounded.sqlite_tokens(script)
+    if tokens is None:
+        raise DatasetError("the script cannot be tokenized as SQLite", field="generate")
+    statements, start = [], None
+    for token in tokens:
+        if token.token_type == TokenType.SEMICOLON:
+            if start is not None:
+                statements.append(script[start : token.start].strip())
+            start = None
+        elif start is None:
+            start = token.start
+    if start is not None:
+        statements.append(script[start:].strip())
+    return statements
+
+
+def generated_rows(
+    ddl: str, rows: Mapping[str, Sequence[Sequence[Any]]], script: str
+) -> dict[str, list[tuple[Any, ...]]]:
+    """A dataset's visible rows when it has a ``generate`` script: the listed ``rows``, then what
+    the script inserts, read back table by table (in rowid order).
+
+    The script runs once, statement by statement, on the fixed-clock connection of every build,
+    with ``random()``/``randomblob()`` reseeded by each statement's text
+    (:class:`~sqldebug.determinism.Chance`): the same file always makes the same rows. Every
+    constraint holds as for listed rows (foreign keys are checked once the script is done, so it
+    may insert children before parents). A script that runs past :data:`GENERATE_SECONDS_MAX`
+    or makes more than :data:`GENERATED_ROWS_MAX` rows is an error, not a hang.
+    """
+    conn = build(ddl, rows)
+    deadline = time.monotonic() + GENERATE_SECONDS_MAX
+    conn.set_progress_handler(lambda: int(time.monotonic() > deadline), 100_000)
+    chance = determinism.Chance(conn, 1_000_000_000)
+    try:
+        conn.execute("PRAGMA foreign_keys = OFF")
+        conn.execute("BEGIN")
+        for number, statement in enumerate(script_statements(script), 1):
+            chance.reseed(statement)
+            try:
+                conn.execute(statement)
+            except sqlite3.Error as exc:
+                why = "it ran past 60 s" if time.monotonic() > deadline else str(exc)
+                first = " ".join(statement.split())[:70]
+                raise DatasetError(
+                    f"statement {number} ({first}...) fails: {why}", field="generate"
+                ) from None
+        conn.execute("COMMIT")
+        tables = [
+            name
+            for (name,) in conn.execute(
+                "SELECT name FROM sqlite_schema WHERE type = 'table' "
+                "AND name NOT LIKE 'sqlite_%' ORDER BY rowid"
+            )
+        ]
+        total = sum(conn.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in tables)
+        if total > GENERATED_ROWS_MAX:
+            raise DatasetError(
+                f"it makes {total:,} rows, more than {GENERATED_ROWS_MAX:,}: every episode "
+                "builds them",
+                field="generate",
+            )
+        violation = conn.execute("PRAGMA foreign_key_check").fetchone()
+        if violation is not None:
+            table, rowid, parent, _ = violation
+            raise DatasetError(
+                f"the {table} row with rowid {rowid} it made references a missing {parent} row",
+                field="generate",
+            )
+        out = {
+            name: conn.execute(f'SELECT * FROM "{name}" ORDER BY rowid').fetchall()
+            for name in tables
+        }
+        return out
+    finally:
+        conn.close()
+
+
 class DatasetError(Exception):
     """A dataset's schema or rows do not build; the catalog adds the file name."""
 

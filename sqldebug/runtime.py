@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
-from sqldebug.database import DatasetError, Instance, Limits, QueryError
+from sqldebug.database import DatasetError, Instance, Limits, QueryError, generated_rows
 from sqldebug.errors import TaskFileError
 from sqldebug.grading import Baseline, Grader
 from sqldebug.models import ResultTable
@@ -68,10 +68,15 @@ class Runtime:
                 if pool is None:
                     ds = self.catalog.datasets[dataset_id]
                     try:
+                        rows = (
+                            ds.rows
+                            if ds.generate is None
+                            else generated_rows(ds.ddl, ds.rows, ds.generate)
+                        )
                         pool = InstancePool(
                             ds.id,
                             ds.ddl,
-                            ds.rows,
+                            rows,
                             size=self.pool_size,
                             limits=self.limits,
                             secret=self.secret,

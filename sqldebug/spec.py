@@ -65,6 +65,15 @@ class Dataset(_Strict):
     rows: dict[str, list[list[Cell]]] = Field(
         default_factory=dict, description="Visible rows per table, values in column order."
     )
+    generate: str | None = Field(
+        default=None,
+        description=(
+            "A SQLite script run once after the schema and `rows`, statement by statement "
+            "(INSERT ... SELECT, recursive CTEs), that makes the rest of the visible rows; "
+            "random() is seeded by each statement's text, 'now' is fixed: the same file makes "
+            "the same rows."
+        ),
+    )
 
     @field_validator("id")
     @classmethod
