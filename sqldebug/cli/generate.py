@@ -56,6 +56,19 @@ def generate(
         bool, typer.Option("--force", help="Write into a folder that already holds task files.")
     ] = False,
     json: Json = False,
+    from_db: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--from-db",
+            help="Make tasks on your own SQLite database (repeatable), from --queries FILE.",
+        ),
+    ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            help="With --from-db: question + reference SQL pairs, JSON Lines (docs/generation.md)."
+        ),
+    ] = None,
     list_operators: Annotated[
         bool,
         typer.Option(
@@ -84,7 +97,17 @@ def generate(
             f"{out_dir} already holds task files; choose another folder or pass --force",
             ExitCode.USAGE,
         )
-    runtime = get_runtime(tasks)
+    source = None
+    if from_db or queries:
+        from sqldebug.generation.from_db import prepare
+
+        if not from_db or not queries or tasks is not None:
+            raise fail("use --from-db FILE with --queries FILE (and no --tasks)", ExitCode.USAGE)
+        source = prepare(from_db, queries, out_dir)
+        for line in source.lines() if not json else ():
+            err.print(line, soft_wrap=True, markup=False)
+        dataset = dataset or source.datasets
+    runtime = source.runtime if source else get_runtime(tasks)
     gen = Generator(runtime, dataset, categories=category, difficulties=difficulty)
     columns = (
         TextColumn("generating"),
@@ -101,6 +124,8 @@ def generate(
         made, stats = gen.generate(count, seed, on_task=show)
     files = write_tasks(made, out_dir, runtime)
     report = {"out": str(out_dir), "files": len(files), **stats.as_dict()}
+    if source is not None:
+        report["from_db"] = source.as_dict()
     if json:
         emit_json(report)
     else:
