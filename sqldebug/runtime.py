@@ -10,7 +10,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
@@ -20,6 +20,11 @@ from sqldebug.grading import Baseline, Grader
 from sqldebug.models import ResultTable
 from sqldebug.spec import Task
 from sqldebug.variants import SPACE, InstancePool, deployment_secret
+
+#: the VM-instruction budget of a statement grows with the dataset: this many per visible row
+#: (a warehouse of 40,000 rows gets 40 million, ~0.2-0.4 s of SQLite; the bundled small datasets
+#: keep the default 5 million); the wall-clock deadline holds whatever the budget
+STEPS_PER_ROW = 1_000
 
 if TYPE_CHECKING:
     from sqldebug.generation.generator import Generator
@@ -73,12 +78,21 @@ class Runtime:
                             if ds.generate is None
                             else generated_rows(ds.ddl, ds.rows, ds.generate)
                         )
+                        limits = self.limits
+                        # a big dataset's statements need more VM instructions: at least
+                        # STEPS_PER_ROW per visible row, or the dataset's own vm_steps
+                        wanted = max(
+                            ds.vm_steps or 0,
+                            STEPS_PER_ROW * sum(len(table) for table in rows.values()),
+                        )
+                        if wanted > limits.vm_steps:
+                            limits = replace(limits, vm_steps=wanted)
                         pool = InstancePool(
                             ds.id,
                             ds.ddl,
                             rows,
                             size=self.pool_size,
-                            limits=self.limits,
+                            limits=limits,
                             secret=self.secret,
                         )
                     except DatasetError as exc:

@@ -65,6 +65,16 @@ class Dataset(_Strict):
     rows: dict[str, list[list[Cell]]] = Field(
         default_factory=dict, description="Visible rows per table, values in column order."
     )
+    vm_steps: int | None = Field(
+        default=None,
+        ge=1_000_000,
+        le=500_000_000,
+        description=(
+            "VM instructions one statement may run on this dataset, if more than the engine's "
+            "default (5,000,000): a warehouse's joins need more. The wall-clock deadline "
+            "still holds."
+        ),
+    )
     generate: str | None = Field(
         default=None,
         description=(

@@ -32,8 +32,9 @@ import random
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
 
 from sqldebug.database import Instance, Limits, build, schema_info, table_rows
@@ -172,10 +173,13 @@ def _mutate(
     return value
 
 
+#: A table with more rows than this is perturbed on a sample of this many of its rows.
+SAMPLE_ROWS = 1000
 #: The number of hidden variant indices per dataset a seed draws from (the default pool size).
 SPACE = 2**32
-#: How many built variants a pool keeps (least recently used go first).
+#: How many built variants a pool keeps (least recently used go first), and in how many bytes.
 CACHED_VARIANTS = 256
+CACHED_BYTES = 256 * 2**20
 #: The environment variable that holds the deployment secret.
 SECRET_ENV = "SQLDEBUG_SECRET"
 
@@ -231,13 +235,24 @@ def variant_rows(
     keys: dict[tuple[str, str], list[Any]] = {}
     for shape in shapes:
         originals: list[tuple[Any, ...]] = list(visible.get(shape.name.lower(), []))
-        rows = [list(r) for r in originals]
         cols = shape.columns
+        pk_cols = [i for i, c in enumerate(cols) if c.pk]
+        single_int_pk = len(pk_cols) == 1 and "INT" in cols[pk_cols[0]].type
+        # a big table (a warehouse's) is perturbed on a sample of its rows: the cost of a variant
+        # follows the sample, not the table, and the rest stays as it is
+        fixed: list[tuple[Any, ...]] = []
+        if len(originals) > SAMPLE_ROWS:
+            picked = set(rng.sample(range(len(originals)), SAMPLE_ROWS))
+            fixed = [r for j, r in enumerate(originals) if j not in picked]
+            originals = [r for j, r in enumerate(originals) if j in picked]
+        ceilings = {
+            i: max((r[i] for r in fixed if isinstance(r[i], int)), default=0)
+            for i in set(shape.unique) | ({pk_cols[0]} if single_int_pk else set())
+        }
+        rows = [list(r) for r in originals]
         domains = [
             sorted({r[i] for r in rows if r[i] is not None}, key=repr) for i in range(len(cols))
         ]
-        pk_cols = [i for i, c in enumerate(cols) if c.pk]
-        single_int_pk = len(pk_cols) == 1 and "INT" in cols[pk_cols[0]].type
         free = [
             i
             for i, c in enumerate(cols)
@@ -273,7 +288,11 @@ def variant_rows(
         added: list[list[Any]] = []
         if rows:
             next_id = (
-                max((r[pk_cols[0]] for r in rows if isinstance(r[pk_cols[0]], int)), default=0) + 1
+                max(
+                    max((r[pk_cols[0]] for r in rows if isinstance(r[pk_cols[0]], int)), default=0),
+                    ceilings.get(pk_cols[0], 0),
+                )
+                + 1
                 if single_int_pk
                 else 0
             )
@@ -297,7 +316,8 @@ def variant_rows(
                     if isinstance(new[i], str):
                         new[i] = f"{index}.{n}.{new[i]}"
                     elif isinstance(new[i], int):
-                        new[i] = max(r[i] for r in rows if isinstance(r[i], int)) + 1 + n
+                        top = max((r[i] for r in rows if isinstance(r[i], int)), default=0)
+                        new[i] = max(top, ceilings.get(i, 0)) + 1 + n
                 if free and rng.random() > 0.25:  # else: an exact duplicate but for the key
                     for i in rng.sample(free, k=min(len(free), rng.randint(1, 2))):
                         new[i] = _mutate(new[i], cols[i], domains[i], rng, text_ok=True)
@@ -313,13 +333,21 @@ def variant_rows(
         doubles: list[list[Any]] = []
         if not keep_counts and rows and single_int_pk:
             twins[shape.name.lower()] = _add_twins(
-                shape, rows, doubles, twins, children.get(shape.name.lower(), {}), rng, index
+                shape,
+                rows,
+                doubles,
+                twins,
+                children.get(shape.name.lower(), {}),
+                rng,
+                index,
+                fixed=fixed,
+                ceiling=ceilings.get(pk_cols[0], 0),
             )
         rows += doubles
-        out[shape.name] = rows
+        out[shape.name] = [*fixed, *rows] if fixed else rows  # type: ignore[list-item]
         back: list[tuple[Any, ...] | None] = list(gone) if keep_counts else []
         back += [None] * (len(added) - len(back))
-        spares[shape.name] = spare + back + [None] * len(doubles)
+        spares[shape.name] = list(fixed) + spare + back + [None] * len(doubles)
     return out, spares
 
 
@@ -346,6 +374,9 @@ def _add_twins(
     children: dict[Any, int],
     rng: random.Random,
     index: int,
+    *,
+    fixed: Sequence[Sequence[Any]] = (),
+    ceiling: int = 0,
 ) -> dict[Any, Any]:
     """Duplicate entities: copies of rows under new keys, and of everything that points at them.
 
@@ -354,10 +385,14 @@ def _add_twins(
     twinned parent reaches twins about half of its rows, the ones with more children first.
     Every aggregate per parent then ties between a row and its twin: the ties, duplicates and
     fan-outs that LIMIT, DISTINCT and GROUP BY bugs hide behind. Returns {key: twin key}, for the
-    tables that point at this one. Appends the twins to ``added``.
+    tables that point at this one. Appends the twins to ``added``. ``fixed`` holds the rows of a
+    big table left out of its sample (children of a twinned parent among them get twins too),
+    ``ceiling`` the largest key among them.
     """
     (pk,) = (i for i, c in enumerate(shape.columns) if c.pk)
-    next_id = max((r[pk] for r in rows + added if isinstance(r[pk], int)), default=0) + 1
+    next_id = (
+        max(max((r[pk] for r in rows + added if isinstance(r[pk], int)), default=0), ceiling) + 1
+    )
     links = [
         (i, twins[parent])
         for i, (parent, _) in shape.foreign_keys.items()
@@ -365,13 +400,22 @@ def _add_twins(
     ]
     if links:
         chosen = []
-        for row in rows + added:
-            if any(row[i] in parent_twins for i, parent_twins in links):
-                # one twin per row, pointing at the twin of every twinned parent it has
-                twin = list(row)
-                for i, parent_twins in links:
-                    twin[i] = parent_twins.get(twin[i], twin[i])
-                chosen.append(twin)
+        if len(links) == 1:  # the common case, and a big table's: one comparison per row
+            ((at, only),) = links
+            pointing: Iterable[Sequence[Any]] = [
+                row for row in chain(rows, added, fixed) if row[at] in only
+            ]
+        else:
+            pointing = [
+                row
+                for row in chain(rows, added, fixed)
+                if any(row[i] in parent_twins for i, parent_twins in links)
+            ]
+        for row in pointing:  # one twin per row, pointing at the twin of every twinned parent
+            twin = list(row)
+            for i, parent_twins in links:
+                twin[i] = parent_twins.get(twin[i], twin[i])
+            chosen.append(twin)
     else:
         # weighted draw without replacement (more children, likelier), about half of the rows
         ranked = sorted(
@@ -393,6 +437,13 @@ def _add_twins(
                 twin[i] = next_id * 1000 + n
         added.append(twin)
     return mapping
+
+
+def _bytes(conn: sqlite3.Connection) -> int:
+    """The size of an in-memory database: its pages."""
+    (pages,) = conn.execute("PRAGMA page_count").fetchone()
+    (size,) = conn.execute("PRAGMA page_size").fetchone()
+    return int(pages) * int(size)
 
 
 @functools.lru_cache(maxsize=65536)
@@ -436,6 +487,8 @@ class InstancePool:
             s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
         }
         self._variants: OrderedDict[int, Instance] = OrderedDict()
+        self._sizes: dict[int, int] = {}
+        self._bytes = 0
         self._lock = threading.Lock()
 
     def variant(self, index: int) -> Instance:
@@ -450,10 +503,20 @@ class InstancePool:
         )
         with self._lock:  # one backup from the schema at a time
             conn = build(self.ddl, rows, lenient=True, fallback=spares, schema=self._schema)
+        size = _bytes(conn)
         with self._lock:
-            inst = self._variants.setdefault(index, Instance(f"v{index}", conn, self.limits))
-            while len(self._variants) > self.cached:
-                self._variants.popitem(last=False)
+            inst = self._variants.get(index)
+            if inst is None:
+                inst = self._variants[index] = Instance(f"v{index}", conn, self.limits)
+                self._sizes[index] = size
+                self._bytes += size
+            # at most `cached` variants, and at most CACHED_BYTES of them (a warehouse's
+            # variants are megabytes each), least recently used first; one always stays
+            while len(self._variants) > 1 and (
+                len(self._variants) > self.cached or self._bytes > CACHED_BYTES
+            ):
+                gone, _ = self._variants.popitem(last=False)
+                self._bytes -= self._sizes.pop(gone)
         return inst
 
     def draw(self, seed: int, k: int, attempt: int = 0) -> tuple[int, ...]:

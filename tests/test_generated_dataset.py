@@ -139,3 +139,20 @@ def test_a_bad_script_names_the_file_and_what_failed(
     )
     assert done.returncode != 0 and "Traceback" not in done.stderr + done.stdout
     assert message in done.stdout + done.stderr
+
+
+def test_a_big_dataset_gets_a_bigger_statement_budget(tmp_path: Path) -> None:
+    # 3,403 visible rows: 1,000 VM instructions each, over the default 5 million? no: default
+    root = folder(tmp_path)
+    pool = get_runtime(root).pool("g")
+    assert pool.limits.vm_steps == 5_000_000
+    big = folder(
+        tmp_path / "big",
+        script=SCRIPT.replace("i < 3000", "i < 9000").replace("i < 400)", "i < 400)"),
+    )
+    assert get_runtime(big).pool("g").limits.vm_steps == 1_000 * (9000 + 400 + 3)
+    text = (big / "datasets" / "g.yaml").read_text()
+    (big / "datasets" / "g.yaml").write_text(
+        text.replace("generate: |", "vm_steps: 90000000\ngenerate: |")
+    )
+    assert get_runtime(big).pool("g").limits.vm_steps == 90_000_000

@@ -69,9 +69,11 @@ def serve(
     if secret_file is not None:
         os.environ[SECRET_ENV] = read_secret(secret_file)  # worker processes inherit it
 
-    # a broken task folder, or a task whose solution does not run, is reported before anything
-    # listens (one line, exit 3); one worker's server then finds the answers computed
-    get_runtime(config.tasks, limits=config.env.limits).warm(seeds=0)
+    # a broken task folder, or a task whose solution does not run on the visible instance or on
+    # the hidden ones the first seeds draw, is reported before anything listens (one line,
+    # exit 3; once only the visible instance was checked here, and a hidden one failing in the
+    # server's start-up printed a traceback); one worker's server then finds it all computed
+    get_runtime(config.tasks, limits=config.env.limits).warm()
     sock = bind(host, port, shared=workers > 1)
     if not deployment_secret():
         err.print(f"[yellow]warning:[/] {PUBLIC_WARNING}", highlight=False)
