@@ -69,11 +69,10 @@ def serve(
     if secret_file is not None:
         os.environ[SECRET_ENV] = read_secret(secret_file)  # worker processes inherit it
 
-    # a broken task folder, or a task whose solution does not run on the visible instance or on
-    # the hidden ones the first seeds draw, is reported before anything listens (one line,
-    # exit 3; once only the visible instance was checked here, and a hidden one failing in the
-    # server's start-up printed a traceback); one worker's server then finds it all computed
-    get_runtime(config.tasks, limits=config.env.limits).warm()
+    # a broken task folder, or a task whose solution does not run, is reported before anything
+    # listens (one line, exit 3); the hidden instances are built once the server listens, in the
+    # background (with warehouse datasets that takes a minute), and a failure there is a log line
+    get_runtime(config.tasks, limits=config.env.limits).warm(seeds=0)
     sock = bind(host, port, shared=workers > 1)
     if not deployment_secret():
         err.print(f"[yellow]warning:[/] {PUBLIC_WARNING}", highlight=False)

@@ -190,13 +190,17 @@ def create_app(config: ServerConfig | None = None) -> FastAPI:
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         core.start()
-        if config.warm:
-            await core.run(core.warm)
+        # the hidden instances the first seeds draw, and every answer on them, are built in the
+        # background once the server listens: with warehouse datasets that is a minute of work
+        # (`serve` checked every solution on the visible instances before listening)
+        warming = asyncio.create_task(_warm_in_background(core)) if config.warm else None
         reaper = asyncio.create_task(_reap_forever(core))
         try:
             yield
         finally:
             reaper.cancel()
+            if warming is not None:
+                warming.cancel()
             core.stop()
 
     app = FastAPI(
@@ -386,6 +390,15 @@ def _action(raw: Any) -> Action:
             "as a SQL string)"
         )
     return action
+
+
+async def _warm_in_background(core: ServerCore) -> None:
+    """Build what the first episodes need; a task that fails is one log line, not a crash (its
+    resets then answer with the same error)."""
+    try:
+        await asyncio.to_thread(core.warm)
+    except SQLDebugError as exc:
+        log.error("warming up: %s", exc)
 
 
 async def _reap_forever(core: ServerCore) -> None:
