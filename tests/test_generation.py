@@ -285,7 +285,9 @@ def test_unknown_column_never_picks_a_real_name() -> None:
 
 def test_seeds_are_curated_solutions_then_the_bank(runtime: Runtime) -> None:
     seeds = load_seeds(runtime.catalog, "shop")
-    curated = [t for t in runtime.catalog.tasks.values() if t.dataset == "shop"]
+    curated = [
+        t for t in runtime.catalog.tasks.values() if t.dataset == "shop" and t.split == "train"
+    ]
     assert [s.id for s in seeds[: len(curated)]] == [f"task:{t.id}" for t in curated]
     assert seeds[0].sql == curated[0].solution
     assert len({s.id for s in seeds}) == len(seeds)
@@ -359,12 +361,12 @@ def test_generated_tasks_carry_provenance_and_the_seed_intent(made, runtime: Run
         assert task.intent == " ".join(seed.intent.split())
         assert all(op in OPERATORS for op in prov.operators)
         if len(prov.operators) > 1:
-            assert (task.category, task.difficulty) == ("multi-bug", "hard")
+            assert task.category == "multi-bug"
         elif seed.kind == "mutation":
             assert task.category == "mutation"
         else:
             assert task.category == OPERATORS[prov.operators[0]].category
-            assert task.difficulty == OPERATORS[prov.operators[0]].difficulty
+        assert task.split == "train"
 
 
 def test_written_tasks_load_back_as_the_same_tasks(tmp_path: Path, made: Made) -> None:
@@ -407,6 +409,10 @@ def test_rejections_are_counted_by_invariant(made: Made) -> None:
         "no-constant-answer",
         "broken-graded-wrong",
         "oracle-solves",
+        "trivial-share",
+        "duplicate-curated",
+        "difficulty-mismatch",
+        "hidden-exposes-bug",
     }
 
 
@@ -539,3 +545,234 @@ def test_generator_references_are_kept_in_a_bounded_cache(
     with pytest.raises(OptionError):
         runtime.generator("generated:shop?difficulty=impossible")
     assert "generated:shop?difficulty=impossible" not in runtime._generators
+
+
+# -- hygiene: the test split, curated duplicates, what the agent sees, layout, difficulty ------
+
+
+def test_no_seed_comes_from_the_test_split(runtime: Runtime, made: Made) -> None:
+    from sqldebug.validate import normal_form
+
+    test = [t for t in runtime.catalog.tasks.values() if t.split == "test"]
+    assert test, "the bundled set has a test split"
+    held_out = {normal_form(t.solution) for t in test}
+    for dataset in runtime.catalog.datasets:
+        for seed in load_seeds(runtime.catalog, dataset):
+            assert seed.id.removeprefix("task:") not in {t.id for t in test}
+            assert seed.normal not in held_out, seed.id
+    tasks, _ = made
+    for task in tasks:
+        assert task.provenance and task.provenance.seed_query.removeprefix("task:") not in {
+            t.id for t in test
+        }
+        assert normal_form(task.solution) not in held_out
+
+
+def test_a_bank_query_that_is_a_test_solution_is_not_a_seed(tmp_path: Path) -> None:
+    root = _copy_tasks(tmp_path)
+    catalog = sqldebug.catalog.load_catalog(root)
+    test = next(t for t in catalog.tasks.values() if t.split == "test")
+    bank = root / "seeds" / f"{test.dataset}.yaml"
+    import yaml
+
+    data = yaml.safe_load(bank.read_text())
+    # the same query in another layout (lower case, one line): still the held-out solution
+    again = sqlglot.parse_one(test.solution, read="sqlite").sql(dialect="sqlite").lower()
+    data["queries"].append({"id": "sneaky", "title": "T", "intent": "I", "sql": again})
+    bank.write_text(yaml.safe_dump(data, sort_keys=False))
+    seeds = load_seeds(sqldebug.catalog.load_catalog(root), test.dataset)
+    assert "sneaky" not in {s.id for s in seeds}
+    assert f"task:{test.id}" not in {s.id for s in seeds}
+
+
+def test_a_curated_task_is_never_made_again(runtime: Runtime) -> None:
+    from sqldebug.generation.generator import Candidate
+    from sqldebug.generation.seeds import SeedQuery
+
+    gen = Generator(runtime, ["shop"])
+    curated = [
+        t
+        for t in runtime.catalog.tasks.values()
+        if t.dataset == "shop" and t.split == "train" and t.category not in ("syntax",)
+    ]
+    assert curated
+    for task in curated[:4]:
+        seed = SeedQuery.from_task(task)
+        # the curated bug itself, and the same bug in sqlglot's layout: the same task
+        for broken in (task.broken, sqlglot.parse_one(task.broken, read="sqlite").sql("sqlite")):
+            made, verdict = gen.check(Candidate(0, "shop", seed, ("x",), broken), generator_seed=0)
+            assert (made, verdict) == (None, "duplicate-curated"), task.id
+
+
+def _seen_by_agent(runtime: Runtime, task: Task) -> str:
+    from sqldebug.env import SQLDebugEnv
+
+    env = SQLDebugEnv(runtime, [task])
+    obs, info = env.reset(seed=0)
+    for _ in range(4):  # fail often enough to unlock the hints too
+        obs, *_ = env.step("SELECT 1")
+        if env.done:
+            break
+    return obs.model_dump_json() + obs.prompt + str(info)
+
+
+def test_nothing_the_agent_sees_names_an_operator(runtime: Runtime, made: Made) -> None:
+    tasks, _ = made
+    for task in tasks:
+        assert task.provenance and task.provenance.operators  # kept for the trainer
+        for name in OPERATORS:
+            assert name not in task.id and name not in task.title, (name, task.id)
+            assert name not in task.tags
+    for task in tasks[:15]:
+        seen = _seen_by_agent(runtime, task)
+        for name in OPERATORS:
+            if name not in task.intent:  # a seed's own intent may use the word
+                assert name not in seen, (name, task.id)
+        assert "provenance" not in seen and "operators" not in seen
+
+
+def test_titles_state_a_symptom(made: Made) -> None:
+    from sqldebug.generation.generator import _subject
+    from sqldebug.generation.seeds import load_seeds as seeds_of
+
+    tasks, _ = made
+    symptoms = {
+        "stops with a syntax error",
+        "stops on a name the database does not know",
+        "fails to run",
+        "returns no rows",
+        "misses some rows",
+        "returns too many rows",
+        "lists the rows in the wrong order",
+        "gets some values wrong",
+    }
+    for task in tasks:
+        subject, _, said = task.title.rpartition(": ")
+        assert said in symptoms or said.startswith("leaves "), task.title
+        assert task.provenance
+        seed = next(
+            s
+            for s in seeds_of(get_runtime().catalog, task.dataset)
+            if s.id == task.provenance.seed_query
+        )
+        assert subject == _subject(seed)
+        if said == "stops with a syntax error":
+            assert task.category in ("syntax", "multi-bug", "mutation")
+
+
+_KEYWORDS = {"select", "from", "where", "group", "order", "by", "join", "left", "on", "having"}
+
+
+def _changed_regions(a: str, b: str) -> int:
+    import difflib
+
+    ops = difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes()
+    return sum(tag != "equal" for tag, *_ in ops)
+
+
+def test_broken_text_is_the_seed_text_but_for_the_edit(runtime: Runtime, made: Made) -> None:
+    import difflib
+
+    tasks, stats = made
+    assert stats.reprinted <= len(tasks) * 0.05
+    singles = [t for t in tasks if t.provenance and len(t.provenance.operators) == 1]
+    assert len(singles) >= 20
+    for task in singles:
+        seed_lines = task.solution.splitlines()
+        broken_lines = task.broken.splitlines()
+        changed = [
+            op
+            for op in difflib.SequenceMatcher(None, seed_lines, broken_lines).get_opcodes()
+            if op[0] != "equal"
+        ]
+        assert len(changed) <= 2, task.id  # one or two stretches of lines
+        assert _changed_regions(task.solution, task.broken) <= 4, task.id
+        # sqlglot's reprint would say NOT x IS NULL and add AS before every table alias
+        assert (
+            "NOT "
+            not in task.broken.replace("NOT NULL", "")
+            .replace("NOT IN", "")
+            .replace("NOT EXISTS", "")
+            .replace("NOT LIKE", "")
+            or "NOT " in task.solution
+        ), task.id
+
+
+def test_splice_keeps_a_lower_case_seed_lower_case() -> None:
+    from sqldebug.generation.splice import splice
+
+    sql = (
+        "select c.name, count(o.coupon) as coupons, sum(o.total) as spent\n"
+        "from customers c\n"
+        "join orders o on o.customer_id = c.id\n"
+        "where o.status is not null\n"
+        "  and o.total >= 10\n"
+        "group by c.name\n"
+        "order by spent desc, c.name;\n"
+    )
+    tree = sqlglot.parse_one(sql, read="sqlite")
+    made = 0
+    for name, op in OPERATORS.items():
+        if op.text_level:
+            continue
+        for mutant in op.mutants(tree.copy(), SCHEMA):
+            out = splice(sql, tree, mutant)
+            assert out is not None, name
+            made += 1
+            assert sqlglot.parse_one(out, read="sqlite").sql() == mutant.sql(dialect="sqlite")
+            words = {w.strip("(),;") for w in out.split()}
+            assert not {w for w in words if w.lower() in _KEYWORDS and w != w.lower()}, out
+            assert not {"AVG", "SUM", "COUNT", "DESC", "DISTINCT", "NULL", "AS"} & words, out
+            assert _changed_regions(sql, out) <= 3, (name, out)
+            assert out.endswith(";\n") and out.count("\n") >= sql.count("\n") - 1
+    assert made >= 15
+    # a pure deletion keeps the lines around it
+    keep = "select a,\n       b\nfrom t\norder by a, b;"
+    t = sqlglot.parse_one(keep, read="sqlite")
+    (drop,) = OPERATORS["order-key-drop"].mutants(t.copy(), {"t": ["a", "b"]})
+    assert splice(keep, t, drop) == "select a,\n       b\nfrom t\norder by a;"
+
+
+def test_difficulty_is_the_search_agents_measure(runtime: Runtime, made: Made) -> None:
+    from sqldebug.generation.generator import EASY_STEPS, Calibration
+
+    assert Calibration(1, (1,)).difficulty == "easy"
+    assert Calibration(1, (EASY_STEPS,)).difficulty == "easy"
+    assert Calibration(1, (EASY_STEPS + 1,)).difficulty == "medium"
+    assert Calibration(2, (1, None)).difficulty == "medium"
+    assert Calibration(1, (None,)).difficulty == "hard"
+    tasks, stats = made
+    assert stats.calibrated >= len(tasks)
+    gen = Generator(runtime)
+    for task in tasks[:12]:
+        assert gen.calibrate(task).difficulty == task.difficulty, task.id
+    # not the operator's tier: some tasks are labelled otherwise than their operator's tier
+    singles = [t for t in tasks if t.provenance and len(t.provenance.operators) == 1]
+    assert any(
+        t.difficulty != OPERATORS[t.provenance.operators[0]].difficulty
+        for t in singles
+        if t.provenance
+    )
+    assert {t.difficulty for t in tasks} == {"easy", "medium", "hard"}
+
+
+def test_at_most_a_fifth_of_the_default_mix_is_trivial(made: Made) -> None:
+    from sqldebug.generation.generator import TRIVIAL, TRIVIAL_SHARE
+
+    tasks, stats = made
+    trivial = [t for t in tasks if t.category in TRIVIAL]
+    assert len(trivial) <= TRIVIAL_SHARE * len(tasks)
+    assert stats.rejected["trivial-share"] > 0  # the cap was needed: it is what held the share
+    small, _ = Generator(get_runtime(), ["shop", "hr"]).generate(10, seed=1)
+    assert sum(t.category in TRIVIAL for t in small) <= 2
+    # asking for the trivial classes alone is not capped
+    only, _ = Generator(get_runtime(), ["shop"], categories=["syntax"]).generate(4, seed=1)
+    assert [t.category for t in only] == ["syntax"] * 4
+
+
+def test_an_endless_curriculum_is_mostly_not_trivial(runtime: Runtime) -> None:
+    from sqldebug.generation.generator import TRIVIAL
+
+    gen = Generator(runtime, ["shop", "saas"])
+    picked = [gen.task_for(seed).category for seed in range(30)]
+    assert sum(c in TRIVIAL for c in picked) <= 0.2 * len(picked)

@@ -27,10 +27,12 @@ from sqldebug.database import QueryError
 from sqldebug.errors import OptionError, SQLDebugError
 from sqldebug.generation.operators import OPERATORS, Mutant, Operator, Schema, render
 from sqldebug.generation.seeds import SeedQuery, load_seeds
+from sqldebug.generation.splice import splice
 from sqldebug.spec import CATEGORIES, Category, Difficulty, Provenance, Task
 from sqldebug.validate import failed_invariants, normal_form
 
 if TYPE_CHECKING:
+    from sqldebug.grading import Answer, Grader
     from sqldebug.runtime import Runtime
 
 #: The prefix of a task reference that asks for a generated task: ``generated:shop``,
@@ -41,6 +43,16 @@ DIFFICULTIES: tuple[Difficulty, ...] = ("easy", "medium", "hard")
 MULTI_SHARE = 0.2
 #: Candidates tried for one task of an endless curriculum before giving up.
 MAX_TRIES = 200
+#: The bug classes that a glance at the error message fixes. A run that may make other classes
+#: keeps at most this share of its tasks in them (an endless curriculum: of its seeds, on average).
+TRIVIAL: frozenset[str] = frozenset({"syntax", "unknown-identifier"})
+TRIVIAL_SHARE = 0.2
+#: Difficulty is measured: the search agent (sqldebug.agents.search) plays each kept task for
+#: CALIBRATION_EPISODES episodes (episode seeds 0, 1, ...). Solved in every episode within
+#: EASY_STEPS submissions: easy; solved in some episode within the task's max_steps: medium;
+#: never solved: hard.
+CALIBRATION_EPISODES = 1
+EASY_STEPS = 2
 
 
 @dataclass(frozen=True)
@@ -52,6 +64,26 @@ class Candidate:
     seed: SeedQuery
     operators: tuple[str, ...]
     broken: str
+    #: the broken text is sqlglot's full reprint (the seed's layout could not be kept)
+    reprinted: bool = False
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """What the search agent did on a task: the episodes it solved, and in how many steps."""
+
+    episodes: int
+    steps: tuple[int | None, ...]  # per episode: submissions to solve, None if unsolved
+
+    @property
+    def solve_rate(self) -> float:
+        return sum(s is not None for s in self.steps) / self.episodes
+
+    @property
+    def difficulty(self) -> Difficulty:
+        if all(s is not None and s <= EASY_STEPS for s in self.steps):
+            return "easy"
+        return "medium" if self.solve_rate > 0 else "hard"
 
 
 @dataclass
@@ -64,6 +96,9 @@ class Stats:
     operators: Counter[str] = field(default_factory=Counter)  # in kept tasks
     categories: Counter[str] = field(default_factory=Counter)
     difficulties: Counter[str] = field(default_factory=Counter)
+    reprinted: int = 0  # kept tasks whose broken text is a full reprint, not a splice
+    calibrated: int = 0  # tasks the search agent played
+    calibration_seconds: float = 0.0
     seconds: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
@@ -76,11 +111,61 @@ class Stats:
             "operators": dict(sorted(self.operators.items())),
             "categories": dict(sorted(self.categories.items())),
             "difficulties": dict(sorted(self.difficulties.items())),
+            "reprinted": self.reprinted,
+            "reprinted_share": round(self.reprinted / self.kept, 3) if self.kept else None,
+            "calibrated": self.calibrated,
+            "calibration_seconds": round(self.calibration_seconds, 2),
         }
 
 
-def _slug(text: str) -> str:
-    return text.removeprefix("task:").replace("/", "-")
+def _slug(seed: SeedQuery) -> str:
+    """The seed's part of a task id. A bank query's id names what it answers; a curated task's
+    id names its own bug, so a curated seed is named by the first words of its title instead."""
+    if not seed.id.startswith("task:"):
+        return seed.id.replace("/", "-")
+    words = "".join(c if c.isalnum() else " " for c in seed.title.lower()).split()
+    return "-".join(words[:5]) or "query"
+
+
+def _subject(seed: SeedQuery) -> str:
+    """The seed's title as the subject of a task title: a curated seed's title (the first words
+    of its intent) is cut at its first aside, so no half clause dangles."""
+    title = seed.title.removesuffix(" ...")
+    for mark in (" (", ":", ";", ","):
+        head = title.split(mark)[0]
+        if len(head.split()) >= 3:
+            title = head
+    return title.rstrip(" ,;:(")
+
+
+def symptom(grader: Grader, broken: Answer | QueryError, expected: Answer) -> str:
+    """What a user of the broken query sees go wrong on the visible data, in a few words: the
+    symptom, never the cause (titles must not give the bug away)."""
+    if isinstance(broken, QueryError):
+        if broken.kind == "syntax":
+            return "stops with a syntax error"
+        if broken.kind == "binding":
+            return "stops on a name the database does not know"
+        return "fails to run"
+    for key, (want, want_canon) in expected.items():
+        got, got_canon = broken[key]
+        if grader.same_answer({key: (want, want_canon)}, {key: (got, got_canon)}):
+            continue
+        fewer, more = len(got.rows) < len(want.rows), len(got.rows) > len(want.rows)
+        if key:  # a mutation task (a query's result has the key ""): the table's final state
+            if fewer:
+                return f"leaves too few rows in {key}"
+            return f"leaves too many rows in {key}" if more else f"leaves wrong values in {key}"
+        if not got.rows:
+            return "returns no rows"
+        if fewer:
+            return "misses some rows"
+        if more:
+            return "returns too many rows"
+        if sorted(map(repr, got.rows)) == sorted(map(repr, want.rows)):
+            return "lists the rows in the wrong order"
+        return "gets some values wrong"
+    return "gets the answer wrong"
 
 
 class Generator:
@@ -110,6 +195,7 @@ class Generator:
         self._schemas: dict[str, Schema] = {}
         self._usable: dict[str, bool] = {}
         self._plans: dict[str, list[Operator]] = {}
+        self._curated_answers: dict[str, list[tuple[Grader, Answer | QueryError, Answer]]] = {}
 
     @staticmethod
     def _choices(what: str, given: list[str] | None, known: tuple[str, ...]) -> set[str]:
@@ -157,7 +243,9 @@ class Generator:
         return "mutation" if seed.kind == "mutation" else op.category
 
     def _singles(self, dataset: str, seed: SeedQuery) -> list[Operator]:
-        """The operators that apply to ``seed`` and give a wanted category and difficulty."""
+        """The operators that apply to ``seed`` and give a wanted category. (An operator's
+        ``difficulty`` is only the tier the sampler draws from: a task's difficulty is measured,
+        see :meth:`calibrate`, so it is not a filter here.)"""
         key = f"{dataset}\0{seed.id}"
         if key not in self._plans:
             schema = self.schema(dataset)
@@ -167,14 +255,15 @@ class Generator:
                 if (op.name != "precedence" or seed.kind == "mutation")
                 and op.mutants(seed.tree.copy(), schema)
             ]
-        return [
-            op
-            for op in self._plans[key]
-            if self._category(seed, op) in self.categories and op.difficulty in self.difficulties
-        ]
+        return [op for op in self._plans[key] if self._category(seed, op) in self.categories]
 
     def _multi_allowed(self) -> bool:
-        return "multi-bug" in self.categories and "hard" in self.difficulties
+        return "multi-bug" in self.categories
+
+    def _trivial_capped(self) -> bool:
+        """Whether the trivial classes are held to TRIVIAL_SHARE: when other classes are wanted
+        too (asking for ``--category syntax`` alone gets only syntax tasks)."""
+        return bool(self.categories - TRIVIAL)
 
     def usable(self, dataset: str, seed: SeedQuery) -> bool:
         """Whether the seed query itself holds the task invariants that concern the solution
@@ -213,12 +302,21 @@ class Generator:
             tier = [o for o in singles if o.difficulty == level]
             category = rng.choice(sorted({self._category(query, o) for o in tier}))
             op = rng.choice([o for o in tier if self._category(query, o) == category])
-            # a typo goes into the seed's own text, keeping its layout
+            # a typo goes into the seed's own text; a tree edit is spliced into it
             source = query.sql if op.text_level else query.tree.copy()
             mutant = rng.choice(op.mutants(source, schema))
-            broken = mutant if isinstance(mutant, str) else render(mutant)
-            return Candidate(index, dataset, query, (op.name,), broken)
+            broken, reprinted = self._text(query, mutant)
+            return Candidate(index, dataset, query, (op.name,), broken, reprinted)
         return self._multi(rng, index, dataset, query, schema)
+
+    @staticmethod
+    def _text(query: SeedQuery, mutant: Mutant) -> tuple[str, bool]:
+        """The broken query's text: the seed's own text with only the edit spliced in, or (when
+        that cannot be done) sqlglot's reprint of the whole tree; and whether it is a reprint."""
+        if isinstance(mutant, str):
+            return mutant, False
+        spliced = splice(query.sql, query.tree, mutant)
+        return (spliced, False) if spliced is not None else (render(mutant), True)
 
     def _multi(
         self,
@@ -231,6 +329,7 @@ class Generator:
         wanted = 2 if rng.random() < 0.75 else 3
         tree: Mutant = query.tree.copy()
         names: list[str] = []
+        reprinted = False
         for _ in range(wanted):
             assert not isinstance(tree, str)
             options = [
@@ -240,7 +339,10 @@ class Generator:
             ]
             rng.shuffle(options)
             for op in options:
-                mutants = op.mutants(tree.copy(), schema)
+                source: Mutant = tree.copy()
+                if op.text_level:  # a typo (always the last bug) goes into the text made so far
+                    source, reprinted = self._text(query, tree)
+                mutants = op.mutants(source, schema)
                 if mutants:
                     tree = rng.choice(mutants)
                     names.append(op.name)
@@ -251,25 +353,37 @@ class Generator:
                 break
         if len(names) < 2:
             return None
-        broken = tree if isinstance(tree, str) else render(tree)
-        return Candidate(index, dataset, query, tuple(names), broken)
+        if isinstance(tree, str):
+            broken = tree
+        else:
+            broken, reprinted = self._text(query, tree)
+        return Candidate(index, dataset, query, tuple(names), broken, reprinted)
 
     # -- tasks --------------------------------------------------------------------------------
 
-    def _task(self, cand: Candidate, *, generator_seed: int) -> Task:
+    def _task(
+        self,
+        cand: Candidate,
+        *,
+        generator_seed: int,
+        title: str | None = None,
+        difficulty: Difficulty = "medium",
+    ) -> Task:
+        """The candidate as a task. Nothing an agent sees (id, title, tags: the observation and
+        its prompt) names an operator; the operators are kept in ``provenance``, for trainers.
+        ``title`` and ``difficulty`` are filled in by :meth:`check` once measured."""
         ops = [OPERATORS[n] for n in cand.operators if n in OPERATORS]
         category: Category
         if len(cand.operators) > 1:
-            category, difficulty = "multi-bug", "hard"
+            category = "multi-bug"
         elif ops:
-            category, difficulty = self._category(cand.seed, ops[0]), ops[0].difficulty
+            category = self._category(cand.seed, ops[0])
         else:
-            category, difficulty = "mutation" if cand.seed.kind == "mutation" else "syntax", "easy"
+            category = "mutation" if cand.seed.kind == "mutation" else "syntax"
         digest = hashlib.sha256(f"{cand.seed.id}\0{cand.broken}".encode()).hexdigest()[:8]
-        name = f"{_slug(cand.seed.id)}-{'-'.join(cand.operators)}-{digest}"
         return Task(
-            id=f"gen/{cand.dataset}/{name}",
-            title=cand.seed.title,
+            id=f"gen/{cand.dataset}/{_slug(cand.seed)}-{digest}",
+            title=title or _subject(cand.seed),
             dataset=cand.dataset,
             category=category,
             difficulty=difficulty,
@@ -283,7 +397,7 @@ class Generator:
             tables=cand.seed.tables,
             max_steps=10 if len(cand.operators) > 1 else 8,
             hints=list(dict.fromkeys(op.hint for op in ops)),
-            tags=["generated", *cand.operators],
+            tags=["generated"],
             provenance=Provenance(
                 seed_query=cand.seed.id,
                 operators=list(cand.operators),
@@ -292,15 +406,88 @@ class Generator:
             ),
         )
 
-    def _fingerprint(self, task: Task) -> str:
-        """What the broken query does on the visible instance: its answer, or its error."""
+    def _answers(self, task: Task) -> tuple[Answer | QueryError, Answer]:
+        """The broken query's answer on the visible instance (or its error), and the solution's."""
         visible = self.runtime.pool(task.dataset).visible
+        grader = self.runtime.grader(task)
+        expected = grader.expected(visible)
         try:
-            answer = self.runtime.grader(task).run(visible, task.broken, checked=True)
+            return grader.run(visible, task.broken, checked=True), expected
         except QueryError as exc:
-            return f"error:{exc.kind}:{exc.message}"
-        parts = [f"{key}:{sorted(map(repr, res.rows))}" for key, (res, _) in answer.items()]
+            return exc, expected
+
+    @staticmethod
+    def _fingerprint(broken: Answer | QueryError) -> str:
+        """A hash of what the broken query does on the visible instance (answer or error)."""
+        if isinstance(broken, QueryError):
+            return f"error:{broken.kind}:{broken.message}"
+        parts = [f"{key}:{sorted(map(repr, res.rows))}" for key, (res, _) in broken.items()]
         return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+    def _curated(self, dataset: str) -> list[tuple[Grader, Answer | QueryError, Answer]]:
+        """Every curated task of ``dataset`` (both splits) with its broken query's and its
+        solution's answers on the visible instance; computed once per dataset."""
+        if dataset not in self._curated_answers:
+            from sqldebug.grading import Grader
+
+            found = []
+            for task in self.runtime.catalog.tasks.values():
+                if task.dataset != dataset or task.provenance is not None:
+                    continue
+                grader = Grader(task)
+                visible = self.runtime.pool(dataset).visible
+                try:
+                    expected = grader.run(visible, task.solution)
+                except QueryError:
+                    continue  # `sqldebug tasks validate` names that task
+                try:
+                    broken: Answer | QueryError = grader.run(visible, task.broken, checked=True)
+                except QueryError as exc:
+                    broken = exc
+                found.append((grader, broken, expected))
+            self._curated_answers[dataset] = found
+        return self._curated_answers[dataset]
+
+    def duplicates_curated(self, task: Task, broken: Answer | QueryError, expected: Answer) -> bool:
+        """Whether ``task`` is a curated task again: on the visible instance, its broken query
+        answers as some curated task's broken query does (or fails with the same error) and its
+        solution as that task's solution, compared as that task is graded
+        (:meth:`sqldebug.grading.Grader.same_answer`)."""
+        for grader, c_broken, c_expected in self._curated(task.dataset):
+            if grader.task.kind != task.kind or not grader.same_answer(c_expected, expected):
+                continue
+            if isinstance(c_broken, QueryError) or isinstance(broken, QueryError):
+                if (
+                    isinstance(c_broken, QueryError)
+                    and isinstance(broken, QueryError)
+                    and (c_broken.kind, c_broken.message) == (broken.kind, broken.message)
+                ):
+                    return True
+            elif grader.same_answer(c_broken, broken):
+                return True
+        return False
+
+    def calibrate(self, task: Task) -> Calibration:
+        """The search agent's play of ``task``: CALIBRATION_EPISODES episodes, each within the
+        task's ``max_steps``."""
+        from sqldebug.agents.search import SearchAgent
+        from sqldebug.env import SQLDebugEnv
+
+        env = SQLDebugEnv(self.runtime, [task])
+        agent = SearchAgent()
+        steps: list[int | None] = []
+        try:
+            for episode in range(CALIBRATION_EPISODES):
+                obs, info = env.reset(seed=episode)
+                agent.reset(obs, info)
+                done = False
+                while not done:
+                    obs, _, terminated, truncated, info = env.step(agent.act(obs))
+                    done = terminated or truncated
+                steps.append(env.step_count if env.solved else None)
+        finally:
+            agent.close()
+        return Calibration(CALIBRATION_EPISODES, tuple(steps))
 
     def check(
         self,
@@ -308,25 +495,43 @@ class Generator:
         *,
         generator_seed: int,
         seen: set[str] | None = None,
+        trivial_ok: bool = True,
+        stats: Stats | None = None,
     ) -> tuple[Task | None, str]:
         """The candidate as a task, or None and the name of the check it failed.
 
-        ``seen`` (kept across a run) holds the broken queries and answers already taken.
+        ``seen`` (kept across a run) holds the broken queries and answers already taken;
+        ``trivial_ok`` False turns away a candidate of a trivial class (``trivial-share``).
         """
         if not self.usable(cand.dataset, cand.seed):
             return None, "seed-unusable"
         if normal_form(cand.broken) == cand.seed.normal:
             return None, "unchanged"
         task = self._task(cand, generator_seed=generator_seed)
-        if seen is not None:
-            if f"sql:{cand.broken}" in seen:
-                return None, "duplicate-query"
-            answer = f"ans:{cand.seed.id}:{self._fingerprint(task)}"
-            if answer in seen:
-                return None, "duplicate-answer"
+        if not trivial_ok and task.category in TRIVIAL:
+            return None, "trivial-share"
+        if seen is not None and f"sql:{cand.broken}" in seen:
+            return None, "duplicate-query"
+        broken, expected = self._answers(task)
+        answer = f"ans:{cand.seed.id}:{self._fingerprint(broken)}"
+        if seen is not None and answer in seen:
+            return None, "duplicate-answer"
+        if self.duplicates_curated(task, broken, expected):
+            return None, "duplicate-curated"
         failed = failed_invariants(self.runtime, task, k=self.k, solution_checked=True)
         if failed:
             return None, failed[0][0]
+        title = f"{_subject(cand.seed)}: {symptom(self.runtime.grader(task), broken, expected)}"
+        started = time.perf_counter()
+        measured = self.calibrate(task)
+        if stats is not None:
+            stats.calibrated += 1
+            stats.calibration_seconds += time.perf_counter() - started
+        if measured.difficulty not in self.difficulties:
+            return None, "difficulty-mismatch"
+        task = self._task(
+            cand, generator_seed=generator_seed, title=title, difficulty=measured.difficulty
+        )
         if seen is not None:
             seen.update((f"sql:{cand.broken}", answer))
         return task, "kept"
@@ -339,10 +544,12 @@ class Generator:
         max_candidates: int | None = None,
         on_task: Callable[[Task, Stats], None] | None = None,
     ) -> tuple[list[Task], Stats]:
-        """``count`` valid tasks (fewer if ``max_candidates`` run out) and the run's stats."""
+        """``count`` valid tasks (fewer if ``max_candidates`` run out) and the run's stats. When
+        other classes are wanted too, at most ``TRIVIAL_SHARE`` of ``count`` are trivial."""
         if count < 0:
             raise OptionError("count must be >= 0")
         limit = max_candidates if max_candidates is not None else max(1000, count * 50)
+        trivial_cap = int(TRIVIAL_SHARE * count) if self._trivial_capped() else count
         stats = Stats()
         tasks: list[Task] = []
         seen: set[str] = set()
@@ -355,12 +562,16 @@ class Generator:
             if cand is None:
                 stats.rejected["no-operator"] += 1
                 continue
-            task, verdict = self.check(cand, generator_seed=seed, seen=seen)
+            trivial = sum(stats.categories[c] for c in TRIVIAL)
+            task, verdict = self.check(
+                cand, generator_seed=seed, seen=seen, trivial_ok=trivial < trivial_cap, stats=stats
+            )
             if task is None:
                 stats.rejected[verdict] += 1
                 continue
             tasks.append(task)
             stats.kept += 1
+            stats.reprinted += cand.reprinted
             stats.operators.update(cand.operators)
             stats.categories[task.category] += 1
             stats.difficulties[task.difficulty] += 1
@@ -370,11 +581,15 @@ class Generator:
         return tasks, stats
 
     def task_for(self, seed: int) -> Task:
-        """The task an episode with ``seed`` plays: the first valid candidate of that run."""
+        """The task an episode with ``seed`` plays: the first valid candidate of that run. A
+        trivial class is allowed on only TRIVIAL_SHARE of the seeds (drawn from the seed)."""
+        trivial_ok = not self._trivial_capped() or (
+            random.Random(f"sqldebug-trivial:{seed}").random() < TRIVIAL_SHARE
+        )
         for index in range(MAX_TRIES):
             cand = self.candidate(seed, index)
             if cand is not None:
-                task, _ = self.check(cand, generator_seed=seed)
+                task, _ = self.check(cand, generator_seed=seed, trivial_ok=trivial_ok)
                 if task is not None:
                     return task
         raise SQLDebugError(

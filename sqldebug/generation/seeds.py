@@ -1,7 +1,7 @@
 """Seed queries: the correct queries that bugs are injected into.
 
-A dataset's seeds are the solutions of its curated tasks (id ``task:<task id>``) followed by the
-queries of ``<tasks folder>/seeds/<dataset>.yaml``, a file of this shape::
+A dataset's seeds are the solutions of its curated *train-split* tasks (id ``task:<task id>``)
+followed by the queries of ``<tasks folder>/seeds/<dataset>.yaml``, a file of this shape::
 
     dataset: shop
     queries:
@@ -16,6 +16,10 @@ queries of ``<tasks folder>/seeds/<dataset>.yaml``, a file of this shape::
         order_matters: true    # optional, as in a task file
 
 The file is read with the task loader, so a mistake is reported with its file, field and line.
+
+Generated tasks are training data (``split: train``), so nothing of the test split may seed them:
+a curated test task's solution is never a seed, nor is a bank query that is the same query as one
+(same :func:`sqldebug.validate.normal_form`).
 """
 
 from __future__ import annotations
@@ -99,16 +103,24 @@ class SeedBank(BaseModel):
 def load_seeds(catalog: Catalog, dataset: str) -> list[SeedQuery]:
     """Every seed query of ``dataset``: curated solutions first, then the seed bank's queries.
 
-    Curated tasks that are themselves generated are not seeds (no bug is injected twice).
+    Curated tasks that are themselves generated are not seeds (no bug is injected twice), nor
+    are test-split tasks, nor bank queries that are a test-split solution in another layout.
     """
+    from sqldebug.validate import normal_form
+
     if dataset not in catalog.datasets:
         known = ", ".join(sorted(catalog.datasets))
         raise TaskFileError(catalog.root, f"unknown dataset {dataset!r} (known: {known})")
     seeds = [
         SeedQuery.from_task(t)
         for t in catalog.tasks.values()
-        if t.dataset == dataset and t.provenance is None
+        if t.dataset == dataset and t.provenance is None and t.split == "train"
     ]
+    held_out = {
+        normal_form(t.solution)
+        for t in catalog.tasks.values()
+        if t.dataset == dataset and t.split == "test"
+    } - {None}
     path = catalog.root / SEEDS_DIR / f"{dataset}.yaml"
     if path.is_file():
         bank = parse_model(path, SeedBank)
@@ -127,5 +139,6 @@ def load_seeds(catalog: Catalog, dataset: str) -> list[SeedQuery]:
                 raise TaskFileError(
                     path, f"seed {query.id!r} does not parse: {exc}", field=f"queries.{i}.sql"
                 ) from None
-            seeds.append(query)
+            if query.normal not in held_out:
+                seeds.append(query)
     return seeds
