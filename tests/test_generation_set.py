@@ -63,3 +63,17 @@ def test_search_solves_some_but_not_all(generated: Generated) -> None:
     out, tasks, _ = generated
     rate = _rate("search", out, [t.id for t in tasks[:120]])
     assert 0.0 < rate < 1.0
+
+
+def test_hygiene_holds_over_a_thousand_tasks(generated: Generated) -> None:
+    from sqldebug.generation.generator import TRIVIAL, TRIVIAL_SHARE
+
+    _, tasks, stats = generated
+    assert sum(t.category in TRIVIAL for t in tasks) <= TRIVIAL_SHARE * len(tasks)
+    assert stats.reprinted <= 0.02 * len(tasks)  # the seed's layout is kept (splice)
+    assert stats.calibrated >= len(tasks)  # every task's difficulty was measured
+    test_ids = {t.id for t in get_runtime().catalog.tasks.values() if t.split == "test"}
+    for task in tasks:
+        assert task.provenance and task.provenance.seed_query.removeprefix("task:") not in test_ids
+        for name in OPERATORS:
+            assert name not in task.id and name not in task.title and name not in task.tags
