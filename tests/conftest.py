@@ -11,7 +11,19 @@ import sqldebug
 from sqldebug.runtime import Runtime, get_runtime
 
 BUNDLED = sqldebug.load_tasks()
-QUERY_TASKS = [t for t in BUNDLED if t.kind == "query"]
+_CATALOG = sqldebug.load_catalog()
+#: per-task engine tests run on every task of the small datasets and on the first
+#: WAREHOUSE_SAMPLE tasks (by id) of each warehouse dataset (one with generated rows): a warehouse
+#: task's episode costs 10-100x a small one's, and `tasks validate` over every bundled task
+#: (tests/test_cli_tasks.py) checks all of them
+WAREHOUSE_SAMPLE = 3
+_WAREHOUSES = {d for d, ds in _CATALOG.datasets.items() if ds.generate is not None}
+ENGINE_TASKS = [t for t in BUNDLED if t.dataset not in _WAREHOUSES] + [
+    t
+    for d in sorted(_WAREHOUSES)
+    for t in sorted((t for t in BUNDLED if t.dataset == d), key=lambda t: t.id)[:WAREHOUSE_SAMPLE]
+]
+QUERY_TASKS = [t for t in ENGINE_TASKS if t.kind == "query"]
 
 
 @pytest.fixture(autouse=True)

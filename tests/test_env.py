@@ -10,12 +10,12 @@ from sqldebug.models import Observation
 from sqldebug.runtime import Runtime
 from sqldebug.spec import Task
 from sqldebug.validate import constant_answer
-from tests.conftest import BUNDLED, QUERY_TASKS
+from tests.conftest import BUNDLED, ENGINE_TASKS, QUERY_TASKS
 
-ids = [t.id for t in BUNDLED]
+ids = [t.id for t in ENGINE_TASKS]
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=ids)
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=ids)
 def test_reset_returns_observation_and_info(task: Task) -> None:
     env = sqldebug.make(task.id)
     obs, info = env.reset(seed=7)
@@ -35,7 +35,7 @@ def test_reset_returns_observation_and_info(task: Task) -> None:
     assert f"{task.max_steps} steps left" in obs.prompt
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=ids)
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=ids)
 def test_solution_solves_with_the_highest_reward(task: Task) -> None:
     env = sqldebug.make(task.id)
     env.reset(seed=1)
@@ -50,7 +50,7 @@ def test_solution_solves_with_the_highest_reward(task: Task) -> None:
         assert r < best
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=ids)
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=ids)
 def test_broken_query_is_not_solved(task: Task) -> None:
     env = sqldebug.make(task.id)
     for seed in (0, 5):
@@ -73,7 +73,7 @@ def test_constant_answer_is_not_solved(task: Task, runtime: Runtime) -> None:
         assert not terminated and not obs.solved  # ...and still graded incorrect
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=ids)
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=ids)
 def test_same_seed_same_actions_same_everything(task: Task) -> None:
     actions = [
         task.broken,

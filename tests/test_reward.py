@@ -19,11 +19,12 @@ from sqldebug.database import Result
 from sqldebug.models import RewardBreakdown
 from sqldebug.reward import RewardWeights, Score, step_reward
 from sqldebug.validate import constant_answer
+from tests.conftest import ENGINE_TASKS
 
 SEED = 11
 TOL = 1e-5  # each step rounds its terms to 6 decimals; a sum of steps drifts by a few 1e-7
-ALL_TASKS = [t.id for t in sqldebug.load_tasks()]
-QUERY_TASKS = [t.id for t in sqldebug.load_tasks(kind="query")]
+ALL_TASKS = [t.id for t in ENGINE_TASKS]  # every small-dataset task, a sample of warehouse ones
+QUERY_TASKS = [t.id for t in ENGINE_TASKS if t.kind == "query"]
 COMPONENTS = (
     "correct",
     "executes",
