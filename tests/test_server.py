@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -92,15 +93,19 @@ def test_health(client: Client) -> None:
     assert response.json()["version"] == sqldebug.__version__
 
 
-def test_warm_start_builds_every_instance_before_serving(serve: Serve) -> None:
+def test_warm_start_builds_every_instance_in_the_background(serve: Serve) -> None:
     # A pool size no other test uses gets a runtime of its own, so the warm-up is observable.
     config = EnvConfig(k=2, pool_size=3)
     app = create_app(ServerConfig(warm=True, env=config))
     runtime = app.state.core.runtime
     with Client(app) as warm:
-        assert set(runtime._pools) == set(runtime.catalog.datasets)
-        assert set(runtime._graders) == set(runtime.catalog.tasks)
+        # the warm-up runs in the background once the server listens: /health answers meanwhile
         assert warm.get("/health").json()["status"] == "healthy"
+        deadline = time.monotonic() + 120
+        while set(runtime._graders) != set(runtime.catalog.tasks):
+            assert time.monotonic() < deadline, "the background warm-up did not finish"
+            time.sleep(0.1)
+        assert set(runtime._pools) == set(runtime.catalog.datasets)
         sid = reset(warm, task_id=TASK, seed=0)["session_id"]
         assert step(warm, sid, SOLUTION).json()["done"] is True
 
@@ -110,7 +115,7 @@ def test_warm_start_builds_every_instance_before_serving(serve: Serve) -> None:
     [
         ("split", "train"),
         ("category", "ordering-ties"),
-        ("difficulty", "medium"),
+        ("difficulty", "hard"),
         ("dataset", "hr"),
     ],
 )

@@ -299,7 +299,9 @@ def test_watch_mode_plays_the_oracle_to_solved() -> None:
 
 
 def test_watch_mode_pause_step_delay_and_take_over() -> None:
-    app = SQLDebugApp(task_id=TASK, seed=1, agent="noop", delay=0.5)
+    # a delay long enough that the agent's first step never comes before the pause, however
+    # busy the machine (0.5 s once raced on a loaded CI machine)
+    app = SQLDebugApp(task_id=TASK, seed=1, agent="noop", delay=4.0)
 
     async def scenario(pilot: Pilot[None], seen: list[Message]) -> None:
         screen = episode(app)
@@ -309,9 +311,9 @@ def test_watch_mode_pause_step_delay_and_take_over() -> None:
         await pilot.pause()
         assert app.env.observation.step == 1
         await pilot.press("minus")
-        assert app.delay == 0.25
+        assert app.delay == 2.0
         await pilot.press("plus", "plus")
-        assert app.delay == 1.0
+        assert app.delay == 8.0
         assert "paused" in text_of(app, "#status")
         await pilot.press("t")
         await pilot.pause()
