@@ -198,6 +198,7 @@ class SQLDebugEnv:
             title=task.title,
             intent=task.intent,
             dataset=task.dataset,
+            dataset_description=self.runtime.catalog.datasets[task.dataset].description,
             difficulty=task.difficulty,
             kind=task.kind,
             schema_sql=self.runtime.catalog.datasets[task.dataset].ddl,

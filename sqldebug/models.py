@@ -100,6 +100,9 @@ class Observation(Model):
     title: str
     intent: str
     dataset: str
+    dataset_description: str = Field(
+        default="", description="The dataset's own notes: what its tables hold and its conventions."
+    )
     difficulty: str
     kind: str
     schema_sql: str

@@ -47,11 +47,14 @@ def static_part(obs: Observation) -> str:
         if obs.kind == "mutation"
         else "Write one SQL query (SQLite) that answers the task."
     )
+    notes = obs.dataset_description.strip()
+    about = f"## About the data\n{notes}\n\n" if notes else ""
     return (
         f"# Task: {obs.title}\n\n"
         f"You are fixing a SQL {'statement' if obs.kind == 'mutation' else 'query'} "
         "that looks right but is wrong.\n\n"
         f"## What it must do\n{obs.intent.strip()}\n\n"
+        f"{about}"
         f"## Schema (SQLite)\n{obs.schema_sql.strip()}\n\n"
         f"## Sample rows\n{samples}\n\n"
         f"## The broken query\n```sql\n{obs.broken_query.strip()}\n```\n\n"

@@ -107,6 +107,16 @@ def test_seeds_pick_different_hidden_instances() -> None:
     assert all(keys[0] == "visible" for keys in drawn)
 
 
+def test_the_observation_carries_the_datasets_notes() -> None:
+    task = next(t for t in BUNDLED if t.dataset == "shop")
+    env = sqldebug.make(task.id)
+    obs, _ = env.reset(seed=0)
+    notes = env.runtime.catalog.datasets["shop"].description.strip()
+    assert notes and obs.dataset_description.strip() == notes
+    about = obs.prompt.split("## About the data\n", 1)[1]
+    assert about.startswith(notes) and about.index("## Schema") > len(notes)
+
+
 def test_perturbed_visible_instance_changes_the_samples() -> None:
     task = next(t for t in BUNDLED if t.dataset == "shop")
     env = sqldebug.make(task.id)

@@ -59,6 +59,10 @@ def observation(obs: Observation, session: str) -> RenderableType:
     meta = " · ".join([obs.task_id, obs.difficulty, obs.kind, f"session {session}"])
     parts: list[RenderableType] = [
         Panel(obs.intent.strip(), title=f"[bold]{obs.title}[/]", subtitle=meta, expand=True),
+    ]
+    if obs.dataset_description.strip():
+        parts += [Text("About the data", style="bold"), Text(obs.dataset_description.strip())]
+    parts += [
         Text("Schema", style="bold"),
         sql(obs.schema_sql),
     ]

@@ -168,7 +168,9 @@ class EpisodeScreen(Screen[None]):
         self.query_one("#title", Static).update(
             f"[b]{escape(obs.title)}[/]  [dim]{obs.task_id} · {obs.difficulty}[/]"
         )
-        self.query_one("#intent", Static).update(escape(obs.intent))
+        notes = obs.dataset_description.strip()
+        about = f"\n\n[b]About the data[/]\n{escape(notes)}" if notes else ""
+        self.query_one("#intent", Static).update(escape(obs.intent.strip()) + about)
         if obs.step:
             self.result.show_observation(obs)
         self.query_one("#reward", RewardBars).show(
