@@ -412,17 +412,61 @@ def build(
     except sqlite3.Error as exc:
         conn.close()
         raise DatasetError(f"schema does not build: {exc}", field="schema") from None
+    _fill(conn, rows, lenient=lenient, fallback=fallback)
+    return conn
+
+
+def replace_rows(
+    conn: sqlite3.Connection,
+    rows: Mapping[str, Sequence[Sequence[Any]]],
+    *,
+    replace: Mapping[str, Sequence[int]],
+    fallback: Mapping[str, Sequence[Sequence[Any] | None]] | None = None,
+) -> None:
+    """Change ``conn`` (a copy of a built database) so that, per table of ``rows``, the rows with
+    the rowids in ``replace[table]`` (every row when the table is not in it) give way to
+    ``rows[table]``, inserted leniently as by :func:`build`.
+
+    A warehouse's variant changes a sample of each big table: copying the visible database and
+    replacing the sample costs what the sample costs, where :func:`build` would insert every row
+    again. The rows that stay keep their rowids and their storage order, before the new ones.
+    """
+    conn.execute("PRAGMA foreign_keys = OFF")
+    conn.execute("BEGIN")
+    for table in rows:
+        gone = replace.get(table)
+        if gone is None:
+            conn.execute(f'DELETE FROM "{table}"')
+        else:
+            conn.executemany(f'DELETE FROM "{table}" WHERE rowid = ?', ((r,) for r in gone))
+    _fill(conn, rows, lenient=True, fallback=fallback, begun=True)
+
+
+def _fill(
+    conn: sqlite3.Connection,
+    rows: Mapping[str, Sequence[Sequence[Any]]],
+    *,
+    lenient: bool,
+    fallback: Mapping[str, Sequence[Sequence[Any] | None]] | None,
+    begun: bool = False,
+) -> None:
+    """Insert ``rows`` into ``conn`` (foreign keys off), check foreign keys, commit, turn them
+    on: the rules of :func:`build`."""
     tables = {
         name.lower()
         for (name,) in conn.execute("SELECT name FROM sqlite_schema WHERE type = 'table'")
     }
-    conn.execute("BEGIN")
+    if not begun:
+        conn.execute("BEGIN")
     for table, table_rows_ in rows.items():
         if table.lower() not in tables:
             conn.close()
             raise DatasetError(f"table {table!r} is not in the schema", field=f"rows.{table}")
         width = len(conn.execute(f'SELECT * FROM "{table}" LIMIT 0').description)
         insert = f'INSERT INTO "{table}" VALUES ({", ".join("?" * width)})'
+        spares = (fallback or {}).get(table) if lenient else None
+        if lenient and _insert_or_ignore(conn, table, width, table_rows_, spares):
+            continue
         conn.execute("SAVEPOINT whole")
         try:
             conn.executemany(insert, table_rows_)
@@ -438,10 +482,10 @@ def build(
                 conn.execute(insert, tuple(row))
             except (sqlite3.Error, ValueError) as exc:
                 if lenient:
-                    spare = (fallback or {}).get(table)
-                    if spare is not None and index < len(spare) and spare[index] is not None:
+                    spare = spares[index] if spares is not None and index < len(spares) else None
+                    if spare is not None:
                         with contextlib.suppress(sqlite3.Error, ValueError):
-                            conn.execute(insert, tuple(spare[index]))  # type: ignore[arg-type]
+                            conn.execute(insert, tuple(spare))
                     continue
                 conn.close()
                 raise DatasetError(
@@ -459,7 +503,45 @@ def build(
             conn.execute(f'DELETE FROM "{table}" WHERE rowid = ?', (rowid,))
     conn.execute("COMMIT")
     conn.execute("PRAGMA foreign_keys = ON")
-    return conn
+
+
+def _insert_or_ignore(
+    conn: sqlite3.Connection,
+    table: str,
+    width: int,
+    rows: Sequence[Sequence[Any]],
+    spares: Sequence[Sequence[Any] | None] | None,
+) -> bool:
+    """A lenient insert of a table's rows in one ``executemany``, if it can be exact: each row
+    followed by its spare, with ``INSERT OR IGNORE``. A spare has its row's primary key, so it
+    goes in exactly when its row was refused, at that moment, as the row-by-row loop of
+    :func:`_fill` would put it in. False (nothing inserted) where that does not hold: a table
+    without a primary key, a key that is NULL or differs from its spare's, or an error that
+    IGNORE does not cover.
+    """
+    pk = [int(cid) for cid, *_, key in conn.execute(f'PRAGMA table_info("{table}")') if key]
+    if not pk:
+        return False
+    seq: list[Sequence[Any]] = []
+    for index, row in enumerate(rows):
+        if len(row) != width or any(row[i] is None for i in pk):
+            return False
+        seq.append(row)
+        spare = spares[index] if spares is not None and index < len(spares) else None
+        if spare is not None:
+            if len(spare) != width or any(spare[i] != row[i] for i in pk):
+                return False
+            seq.append(spare)
+    insert = f'INSERT OR IGNORE INTO "{table}" VALUES ({", ".join("?" * width)})'
+    conn.execute("SAVEPOINT ignoring")
+    try:
+        conn.executemany(insert, seq)
+    except (sqlite3.Error, ValueError, TypeError):
+        conn.execute("ROLLBACK TO ignoring")
+        conn.execute("RELEASE ignoring")
+        return False
+    conn.execute("RELEASE ignoring")
+    return True
 
 
 #: a dataset's ``generate`` script may make at most this many rows in all, and run this long
@@ -593,7 +675,8 @@ class Instance:
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _local: threading.local = field(default_factory=threading.local, repr=False)
 
-    def _clone(self) -> sqlite3.Connection:
+    def copy(self) -> sqlite3.Connection:
+        """A private copy of the instance's database."""
         conn = determinism.connect()
         with self._lock:
             self.template.backup(conn)
@@ -603,7 +686,7 @@ class Instance:
         """This thread's read-only sandbox on the instance."""
         box: Sandbox | None = getattr(self._local, "box", None)
         if box is None:
-            conn = self._clone()
+            conn = self.copy()
             conn.execute("PRAGMA query_only = ON")
             box = Sandbox(conn, self.limits)
             self._local.box = box
@@ -611,7 +694,7 @@ class Instance:
 
     def writer(self, tables: Iterable[str]) -> Sandbox:
         """A fresh throw-away copy where only ``tables`` may be changed."""
-        conn = self._clone()
+        conn = self.copy()
         conn.execute("PRAGMA foreign_keys = ON")
         return Sandbox(conn, self.limits, writable=tables)
 

@@ -13,6 +13,7 @@ the broken query elsewhere" fails (see :meth:`sqldebug.runtime.Runtime.episode`)
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -246,9 +247,18 @@ def validate(
         runtime.catalog.filter(ids=task_ids) if task_ids else list(runtime.catalog.tasks.values())
     )
     problems = []
-    for task in tasks:
-        if on_task is not None:
-            on_task(task)
-        for reason in check_task(runtime, task, k=k):
-            problems.append(Problem(task.id, runtime.catalog.source(task.id), reason))
-    return problems
+    # a dataset at a time, its sample of variants kept built while its tasks are checked
+    for dataset in sorted({t.dataset for t in tasks}):
+        try:
+            pool = runtime.pool(dataset)
+        except SQLDebugError:  # each of its tasks reports it (dataset-builds)
+            held: contextlib.AbstractContextManager[None] = contextlib.nullcontext()
+        else:
+            held = pool.holding(len(pool.sample(SAMPLE_SEEDS, k)))
+        with held:
+            for task in (t for t in tasks if t.dataset == dataset):
+                if on_task is not None:
+                    on_task(task)
+                for reason in check_task(runtime, task, k=k):
+                    problems.append(Problem(task.id, runtime.catalog.source(task.id), reason))
+    return sorted(problems, key=lambda p: p.task_id)

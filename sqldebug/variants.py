@@ -23,6 +23,7 @@ not grow.
 from __future__ import annotations
 
 import calendar
+import contextlib
 import datetime as dt
 import functools
 import hashlib
@@ -32,12 +33,12 @@ import random
 import sqlite3
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqldebug.database import Instance, Limits, build, schema_info, table_rows
+from sqldebug.database import Instance, Limits, build, replace_rows, schema_info, table_rows
 from sqldebug.models import ColumnInfo
 
 
@@ -217,10 +218,17 @@ def variant_rows(
     dataset_id: str,
     index: int,
     secret: str = "",
-) -> tuple[dict[str, list[list[Any]]], dict[str, list[tuple[Any, ...] | None]]]:
+) -> tuple[
+    dict[str, list[list[Any]]], dict[str, list[tuple[Any, ...] | None]], dict[str, list[int]]
+]:
     """The rows of hidden variant ``index``, deterministic in (secret, dataset id, index), and
     per table and row the visible row it was moved from (None for added rows): the row to keep
     when a moved value breaks a constraint (see :func:`sqldebug.database.build`).
+
+    A table of more than :data:`SAMPLE_ROWS` rows is perturbed on a sample: its rows here are
+    what replaces the sample, and the third dict gives, for such a table, the positions of the
+    sampled rows among the visible ones (the rest stay as they are). A table not in it is
+    replaced whole.
 
     About one variant in four keeps every table's row count (as many rows removed as added, and
     none of either where other tables point at the rows), so a query cannot tell the visible
@@ -231,6 +239,7 @@ def variant_rows(
     out: dict[str, list[list[Any]]] = {}
     spares: dict[str, list[tuple[Any, ...] | None]] = {}
     twins: dict[str, dict[Any, Any]] = {}  # table -> {key of a row: key of its twin}
+    sampled: dict[str, list[int]] = {}
     children = _child_counts(shapes, visible)
     keys: dict[tuple[str, str], list[Any]] = {}
     for shape in shapes:
@@ -245,6 +254,7 @@ def variant_rows(
             picked = set(rng.sample(range(len(originals)), SAMPLE_ROWS))
             fixed = [r for j, r in enumerate(originals) if j not in picked]
             originals = [r for j, r in enumerate(originals) if j in picked]
+            sampled[shape.name] = sorted(picked)
         ceilings = {
             i: max((r[i] for r in fixed if isinstance(r[i], int)), default=0)
             for i in set(shape.unique) | ({pk_cols[0]} if single_int_pk else set())
@@ -344,11 +354,11 @@ def variant_rows(
                 ceiling=ceilings.get(pk_cols[0], 0),
             )
         rows += doubles
-        out[shape.name] = [*fixed, *rows] if fixed else rows  # type: ignore[list-item]
+        out[shape.name] = rows
         back: list[tuple[Any, ...] | None] = list(gone) if keep_counts else []
         back += [None] * (len(added) - len(back))
-        spares[shape.name] = list(fixed) + spare + back + [None] * len(doubles)
-    return out, spares
+        spares[shape.name] = spare + back + [None] * len(doubles)
+    return out, spares, sampled
 
 
 def _child_counts(
@@ -439,6 +449,20 @@ def _add_twins(
     return mapping
 
 
+def _rows_and_rowids(
+    conn: sqlite3.Connection, shape: TableShape
+) -> tuple[list[tuple[Any, ...]], list[int] | None]:
+    """A table's rows in storage order and their rowids; no rowids for a WITHOUT ROWID table or
+    one with a column that hides the rowid."""
+    if {c.name.lower() for c in shape.columns} & {"rowid", "_rowid_", "oid"}:
+        return table_rows(conn, shape.name).rows, None
+    try:
+        read = conn.execute(f'SELECT rowid, * FROM "{shape.name}" ORDER BY rowid').fetchall()
+    except sqlite3.OperationalError:  # WITHOUT ROWID
+        return table_rows(conn, shape.name).rows, None
+    return [r[1:] for r in read], [r[0] for r in read]
+
+
 def _bytes(conn: sqlite3.Connection) -> int:
     """The size of an in-memory database: its pages."""
     (pages,) = conn.execute("PRAGMA page_count").fetchone()
@@ -483,12 +507,18 @@ class InstancePool:
         self._schema = build(ddl, {})  # empty: cloned for each variant instead of the DDL
         self.schema = schema_info(self.visible.template)
         self.shapes = table_shapes(self.visible.template)
-        self._visible_rows = {
-            s.name.lower(): table_rows(self.visible.template, s.name).rows for s in self.shapes
-        }
+        self._visible_rows: dict[str, list[tuple[Any, ...]]] = {}
+        #: the rowid of each visible row, in the same order: what a variant replaces
+        self._rowids: dict[str, list[int]] = {}
+        for shape in self.shapes:
+            read, rowids = _rows_and_rowids(self.visible.template, shape)
+            self._visible_rows[shape.name.lower()] = read
+            if rowids is not None:
+                self._rowids[shape.name.lower()] = rowids
         self._variants: OrderedDict[int, Instance] = OrderedDict()
         self._sizes: dict[int, int] = {}
         self._bytes = 0
+        self._held = 0  # variants kept whatever their bytes (see holding())
         self._lock = threading.Lock()
 
     def variant(self, index: int) -> Instance:
@@ -498,11 +528,23 @@ class InstancePool:
             if inst is not None:
                 self._variants.move_to_end(index)
                 return inst
-        rows, spares = variant_rows(
+        rows, spares, sampled = variant_rows(
             self.shapes, self._visible_rows, self.dataset_id, index, self.secret
         )
-        with self._lock:  # one backup from the schema at a time
-            conn = build(self.ddl, rows, lenient=True, fallback=spares, schema=self._schema)
+        if sampled and all(self._rowids.get(t.lower()) for t in sampled):
+            # a warehouse: copy the visible database, replace each big table's sample
+            replace = {t: [self._rowids[t.lower()][j] for j in at] for t, at in sampled.items()}
+            conn = self.visible.copy()
+            replace_rows(conn, rows, replace=replace, fallback=spares)
+        else:
+            for table, at in sampled.items():  # no rowid to replace by: every row goes in
+                picked = set(at)
+                visible = self._visible_rows[table.lower()]
+                fixed = [r for j, r in enumerate(visible) if j not in picked]
+                rows[table] = [*map(list, fixed), *rows[table]]
+                spares[table] = [*fixed, *spares[table]]
+            with self._lock:  # one backup from the schema at a time
+                conn = build(self.ddl, rows, lenient=True, fallback=spares, schema=self._schema)
         size = _bytes(conn)
         with self._lock:
             inst = self._variants.get(index)
@@ -510,14 +552,35 @@ class InstancePool:
                 inst = self._variants[index] = Instance(f"v{index}", conn, self.limits)
                 self._sizes[index] = size
                 self._bytes += size
-            # at most `cached` variants, and at most CACHED_BYTES of them (a warehouse's
-            # variants are megabytes each), least recently used first; one always stays
-            while len(self._variants) > 1 and (
-                len(self._variants) > self.cached or self._bytes > CACHED_BYTES
-            ):
-                gone, _ = self._variants.popitem(last=False)
-                self._bytes -= self._sizes.pop(gone)
+            self._trim()
         return inst
+
+    def _trim(self) -> None:
+        """At most ``cached`` variants, and at most CACHED_BYTES of them (a warehouse's variants
+        are megabytes each) unless held, least recently used first; one always stays."""
+        while len(self._variants) > 1 and (
+            len(self._variants) > max(self.cached, self._held)
+            or (self._bytes > CACHED_BYTES and len(self._variants) > self._held)
+        ):
+            gone, _ = self._variants.popitem(last=False)
+            self._bytes -= self._sizes.pop(gone)
+
+    @contextlib.contextmanager
+    def holding(self, count: int) -> Iterator[None]:
+        """Keep at least ``count`` variants built while inside, whatever their bytes.
+
+        ``tasks validate`` checks every task of a dataset on the same sample of variants: a
+        cache smaller than the sample, used in a cycle, would rebuild every variant for every
+        task (least recently used is always the next one needed).
+        """
+        with self._lock:
+            self._held = count
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._held = 0
+                self._trim()
 
     def draw(self, seed: int, k: int, attempt: int = 0) -> tuple[int, ...]:
         """The variant indices a seed picks: deterministic, distinct, ``min(k, size)`` of them.

@@ -6,6 +6,7 @@ import sqlite3
 
 import pytest
 
+from sqldebug import database, variants
 from sqldebug.database import build, table_rows
 from sqldebug.runtime import Runtime
 from sqldebug.variants import InstancePool
@@ -68,3 +69,60 @@ def test_a_seed_draws_distinct_variants(runtime: Runtime) -> None:
         drawn = pool.draw(seed, 4)
         assert len(set(drawn)) == 4 and all(0 <= i < pool.size for i in drawn)
         assert pool.draw(seed, 4) == drawn
+
+
+def _in_storage_order(conn: sqlite3.Connection) -> dict[str, list[tuple[object, ...]]]:
+    names = [
+        n
+        for (n,) in conn.execute("SELECT name FROM sqlite_schema WHERE type='table' ORDER BY name")
+    ]
+    return {n: table_rows(conn, n).rows for n in names}
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_a_sampled_variant_copied_and_patched_equals_one_built_whole(
+    dataset: str, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A warehouse's variant is the visible database with each big table's sample replaced
+    (database.replace_rows); it must hold the very rows, in the very order, of the variant built
+    from scratch. Sampling is forced on a small dataset by lowering the threshold."""
+    monkeypatch.setattr(variants, "SAMPLE_ROWS", 4)
+    ds = runtime.catalog.datasets[dataset]
+    patched = InstancePool(ds.id, ds.ddl, ds.rows)
+    whole = InstancePool(ds.id, ds.ddl, ds.rows)
+    whole._rowids.clear()  # no rowids to replace by: every row goes in again
+    sampled = 0
+    for i in range(6):
+        _, _, picked = variants.variant_rows(patched.shapes, patched._visible_rows, ds.id, i)
+        sampled += len(picked)
+        one, two = patched.variant(i).template, whole.variant(i).template
+        assert _in_storage_order(one) == _in_storage_order(two)
+        assert one.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert sampled  # the patched path was taken
+
+
+@pytest.mark.parametrize("dataset", DATASETS)
+def test_a_lenient_insert_in_one_pass_equals_the_row_by_row_one(
+    dataset: str, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Variant rows go in with INSERT OR IGNORE, each followed by its spare: exactly what
+    inserting row by row and falling back to the spare on a refusal gives."""
+    ds = runtime.catalog.datasets[dataset]
+    fast = InstancePool(ds.id, ds.ddl, ds.rows)
+    fast_dumps = [_in_storage_order(fast.variant(i).template) for i in range(8)]
+    monkeypatch.setattr(database, "_insert_or_ignore", lambda *a: False)
+    slow = InstancePool(ds.id, ds.ddl, ds.rows)
+    assert fast_dumps == [_in_storage_order(slow.variant(i).template) for i in range(8)]
+
+
+def test_a_held_pool_keeps_its_sample_whatever_its_bytes(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = runtime.catalog.datasets["shop"]
+    monkeypatch.setattr(variants, "CACHED_BYTES", 1)  # every variant is over the byte budget
+    pool = InstancePool(ds.id, ds.ddl, ds.rows)
+    with pool.holding(5):
+        first = [pool.variant(i) for i in range(5)]
+        assert [pool.variant(i) for i in range(5)] == first  # the same objects: none rebuilt
+    pool.variant(9)
+    assert len(pool._variants) == 1  # let go: back within the budget
