@@ -35,7 +35,7 @@ from sqldebug.runtime import Runtime, get_runtime
 from sqldebug.spec import Task
 from sqldebug.validate import constant_answer
 from sqldebug.variants import fingerprint
-from tests.conftest import BUNDLED, QUERY_TASKS
+from tests.conftest import BUNDLED, ENGINE_TASKS, QUERY_TASKS
 from tests.server_support import running
 
 SEEDS = range(5)
@@ -240,7 +240,7 @@ def test_visible_detect_never_solves(task: Task, runtime: Runtime) -> None:
         assert not _play(env, hack, seed)[0], f"seed {seed}"
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=[t.id for t in BUNDLED])
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=[t.id for t in ENGINE_TASKS])
 def test_every_episode_has_a_hidden_instance_that_exposes_the_bug(
     task: Task, runtime: Runtime
 ) -> None:
@@ -280,7 +280,7 @@ def _mutants(task: Task, runtime: Runtime) -> list[str]:
     return out
 
 
-@pytest.mark.parametrize("task", BUNDLED, ids=[t.id for t in BUNDLED])
+@pytest.mark.parametrize("task", ENGINE_TASKS, ids=[t.id for t in ENGINE_TASKS])
 def test_a_correct_fix_outscores_every_wrong_submission(task: Task, runtime: Runtime) -> None:
     env = sqldebug.SQLDebugEnv(runtime, [task])
     wrong = [task.broken, *_mutants(task, runtime)]
@@ -385,7 +385,7 @@ def test_serve_with_a_secret_file_grades_on_data_no_one_else_has(tmp_path: Path)
     assert "Traceback" not in done.stderr
 
 
-@pytest.mark.parametrize("task", BUNDLED[::4], ids=[t.id for t in BUNDLED[::4]])
+@pytest.mark.parametrize("task", ENGINE_TASKS[::4], ids=[t.id for t in ENGINE_TASKS[::4]])
 def test_a_wrong_submission_learns_nothing_of_the_hidden_data(task: Task) -> None:
     # The red team's oracle: progress averaged over instances told, to six decimals, on which
     # hidden instances a predicate held (submit V, then V WHERE P). Now everything an agent sees of
