@@ -87,6 +87,8 @@ class Runtime:
                         )
                         if wanted > limits.vm_steps:
                             limits = replace(limits, vm_steps=wanted)
+                        if ds.deadline_s is not None and ds.deadline_s > limits.deadline_s:
+                            limits = replace(limits, deadline_s=ds.deadline_s)
                         pool = InstancePool(
                             ds.id,
                             ds.ddl,

@@ -75,6 +75,16 @@ class Dataset(_Strict):
             "still holds."
         ),
     )
+    deadline_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=10,
+        description=(
+            "Wall-clock seconds one submission may take over all its instances, if more than the "
+            "engine's default (1 s): a warehouse's five instances of 40-80k rows each need more, "
+            "so that the VM budget, which is deterministic, binds before the clock does."
+        ),
+    )
     generate: str | None = Field(
         default=None,
         description=(

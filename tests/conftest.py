@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 import sqldebug
+import sqldebug.catalog
 from sqldebug.runtime import Runtime, get_runtime
 
 BUNDLED = sqldebug.load_tasks()
@@ -24,6 +26,21 @@ ENGINE_TASKS = [t for t in BUNDLED if t.dataset not in _WAREHOUSES] + [
     for t in sorted((t for t in BUNDLED if t.dataset == d), key=lambda t: t.id)[:WAREHOUSE_SAMPLE]
 ]
 QUERY_TASKS = [t for t in ENGINE_TASKS if t.kind == "query"]
+
+
+def copy_small_tasks(dest: Path) -> Path:
+    """A copy of the bundled task folder without the warehouse datasets and their tasks: for
+    tests that validate a whole folder (a warehouse's validation costs minutes, and
+    tests/test_cli_tasks.py validates the bundled set as it is)."""
+    root = sqldebug.catalog.bundled_tasks_dir()
+    drop = {_CATALOG.sources[f"dataset:{d}"].resolve() for d in _WAREHOUSES}
+    drop |= {_CATALOG.sources[t.id].resolve() for t in BUNDLED if t.dataset in _WAREHOUSES}
+    shutil.copytree(
+        root,
+        dest,
+        ignore=lambda folder, names: [n for n in names if (Path(folder) / n).resolve() in drop],
+    )
+    return dest
 
 
 @pytest.fixture(autouse=True)

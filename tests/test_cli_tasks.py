@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 from sqldebug.catalog import bundled_tasks_dir
 from sqldebug.cli import app
 from sqldebug.cli.exit_codes import ExitCode
+from tests.conftest import copy_small_tasks
 
 runner = CliRunner()
 
@@ -86,8 +87,7 @@ def test_validate_bundled_tasks() -> None:
 
 
 def test_validate_reports_each_failing_task(tmp_path: Path) -> None:
-    folder = tmp_path / "tasks"
-    shutil.copytree(bundled_tasks_dir(), folder)
+    folder = copy_small_tasks(tmp_path / "tasks")
     task_file = folder / "shop" / "top-products-ties.yaml"
     text = task_file.read_text()
     # make the broken query identical to the solution: the bug no longer shows
@@ -147,8 +147,7 @@ def test_installed_executable_runs() -> None:
 def test_validate_warns_about_near_duplicates(tmp_path: Path) -> None:
     import yaml
 
-    folder = tmp_path / "tasks"
-    shutil.copytree(bundled_tasks_dir(), folder)
+    folder = copy_small_tasks(tmp_path / "tasks")
     original = folder / "shop" / "top-products-ties.yaml"
     data = yaml.safe_load(original.read_text())
     data["id"] = "shop/top-products-ties-again"
