@@ -93,7 +93,7 @@ class Runtime:
                             ds.id,
                             ds.ddl,
                             rows,
-                            size=self.pool_size,
+                            size=min(self.pool_size, ds.variants or self.pool_size),
                             limits=limits,
                             secret=self.secret,
                         )

@@ -75,6 +75,16 @@ class Dataset(_Strict):
             "still holds."
         ),
     )
+    variants: int | None = Field(
+        default=None,
+        ge=8,
+        le=4096,
+        description=(
+            "How many hidden variants this dataset's episodes draw from, if fewer than the "
+            "engine's 2^32: a warehouse's variant costs ~0.5 s to build, so its episodes draw "
+            "from a finite set that stays built, and `tasks validate` checks every one of them."
+        ),
+    )
     deadline_s: float | None = Field(
         default=None,
         gt=0,

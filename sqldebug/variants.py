@@ -557,10 +557,12 @@ class InstancePool:
 
     def _trim(self) -> None:
         """At most ``cached`` variants, and at most CACHED_BYTES of them (a warehouse's variants
-        are megabytes each) unless held, least recently used first; one always stays."""
+        are megabytes each) unless held, least recently used first; one always stays. A pool of
+        no more than ``cached`` variants (a dataset's ``variants``) keeps them all."""
+        held = max(self._held, self.size if self.size <= self.cached else 0)
         while len(self._variants) > 1 and (
-            len(self._variants) > max(self.cached, self._held)
-            or (self._bytes > CACHED_BYTES and len(self._variants) > self._held)
+            len(self._variants) > max(self.cached, held)
+            or (self._bytes > CACHED_BYTES and len(self._variants) > held)
         ):
             gone, _ = self._variants.popitem(last=False)
             self._bytes -= self._sizes.pop(gone)
@@ -589,5 +591,9 @@ class InstancePool:
 
     def sample(self, seeds: int, k: int) -> list[int]:
         """The distinct variant indices that seeds ``0 .. seeds-1`` draw first: what
-        ``tasks validate`` checks, a fair sample of what episodes see."""
+        ``tasks validate`` checks, a fair sample of what episodes see; every variant when there
+        are no more than those seeds would draw (then validation covers every hidden instance
+        any episode can meet)."""
+        if self.size <= seeds * k:
+            return list(range(self.size))
         return sorted({i for seed in range(seeds) for i in self.draw(seed, k)})

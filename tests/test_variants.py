@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import sqlite3
+from pathlib import Path
 
 import pytest
 
 from sqldebug import database, variants
+from sqldebug.catalog import load_catalog
 from sqldebug.database import build, table_rows
+from sqldebug.errors import TaskFileError
 from sqldebug.runtime import Runtime
 from sqldebug.variants import InstancePool
 
@@ -126,3 +129,29 @@ def test_a_held_pool_keeps_its_sample_whatever_its_bytes(
         assert [pool.variant(i) for i in range(5)] == first  # the same objects: none rebuilt
     pool.variant(9)
     assert len(pool._variants) == 1  # let go: back within the budget
+
+
+def test_a_small_pool_keeps_every_variant_and_validation_checks_them_all(
+    runtime: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ds = runtime.catalog.datasets["shop"]
+    monkeypatch.setattr(variants, "CACHED_BYTES", 1)  # every variant is over the byte budget
+    pool = InstancePool(ds.id, ds.ddl, ds.rows, size=16)
+    assert pool.sample(16, 4) == list(range(16))  # validation: every hidden instance there is
+    first = [pool.variant(i) for i in range(16)]
+    assert [pool.variant(i) for i in range(16)] == first  # none rebuilt
+    big = InstancePool(ds.id, ds.ddl, ds.rows)
+    assert len(big.sample(16, 4)) <= 64
+
+
+def test_a_datasets_variants_key_sets_its_pool(tmp_path: Path) -> None:
+    from tests.conftest import copy_small_tasks
+
+    root = copy_small_tasks(tmp_path / "tasks")
+    shop = root / "datasets" / "shop.yaml"
+    shop.write_text(shop.read_text().replace("id: shop\n", "id: shop\nvariants: 24\n", 1))
+    rt = Runtime(load_catalog(root))
+    assert rt.pool("shop").size == 24 and rt.pool("hr").size == variants.SPACE
+    shop.write_text(shop.read_text().replace("variants: 24", "variants: 2"))
+    with pytest.raises(TaskFileError, match="variants"):
+        load_catalog(root)
