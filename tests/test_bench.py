@@ -13,7 +13,11 @@ from typer.testing import CliRunner
 from sqldebug.bench import BenchSpec, RunFolderError, read_episodes, run_bench
 from sqldebug.cli import app
 from sqldebug.cli.exit_codes import ExitCode
-from tests.conftest import BUNDLED
+from tests.conftest import BUNDLED, ENGINE_TASKS
+
+#: every small task and 3 per warehouse: what the tests that are not about every task play (a
+#: warehouse episode costs 10-100x a small one's)
+SAMPLED = [t.id for t in ENGINE_TASKS]
 
 runner = CliRunner()
 
@@ -24,8 +28,8 @@ def _stable(summary: dict[str, Any]) -> dict[str, Any]:
 
 def test_oracle_solves_everything_and_noop_nothing(tmp_path: Path) -> None:
     oracle = run_bench(BenchSpec(agent="oracle", seeds=[0, 1]), tmp_path / "oracle")
-    noop = run_bench(BenchSpec(agent="noop", seeds=[0, 1]), tmp_path / "noop")
-    assert oracle["episodes"] == noop["episodes"] == 2 * len(BUNDLED)
+    noop = run_bench(BenchSpec(agent="noop", seeds=[0, 1], task_ids=SAMPLED), tmp_path / "noop")
+    assert oracle["episodes"] == 2 * len(BUNDLED) and noop["episodes"] == 2 * len(SAMPLED)
     assert oracle["success_rate"] == 1.0 and oracle["mean_steps_to_solve"] == 1.0
     assert noop["success_rate"] == 0.0 and noop["mean_return"] < 0
     assert oracle["pass_at_k"] == {"1": 1.0, "2": 1.0}
@@ -50,14 +54,17 @@ def test_the_run_folder_has_manifest_episodes_and_summary(tmp_path: Path) -> Non
 
 
 def test_runs_are_deterministic_and_workers_do_not_change_results(tmp_path: Path) -> None:
-    one = run_bench(BenchSpec(agent="noop", seeds=[0, 1]), tmp_path / "a")
-    again = run_bench(BenchSpec(agent="noop", seeds=[0, 1]), tmp_path / "b")
-    two = run_bench(BenchSpec(agent="noop", seeds=[0, 1], workers=2), tmp_path / "c")
+    spec = BenchSpec(agent="noop", seeds=[0, 1], task_ids=SAMPLED)
+    one = run_bench(spec, tmp_path / "a")
+    again = run_bench(spec, tmp_path / "b")
+    two = run_bench(
+        BenchSpec(agent="noop", seeds=[0, 1], workers=2, task_ids=SAMPLED), tmp_path / "c"
+    )
     assert _stable(one) == _stable(again) == _stable(two)
 
 
 def test_an_interrupted_run_resumes_to_the_same_summary(tmp_path: Path) -> None:
-    spec = BenchSpec(agent="noop", seeds=[0, 1, 2])
+    spec = BenchSpec(agent="noop", seeds=[0, 1, 2], task_ids=SAMPLED)
     whole = run_bench(spec, tmp_path / "whole")
 
     class Stop(Exception):
@@ -90,12 +97,13 @@ def test_resuming_with_other_settings_is_refused(tmp_path: Path) -> None:
 
 
 def test_replay_plays_back_a_run_bench_wrote(tmp_path: Path) -> None:
-    run_bench(BenchSpec(agent="oracle", seeds=[0, 1]), tmp_path / "oracle")
+    run_bench(BenchSpec(agent="oracle", seeds=[0, 1], task_ids=SAMPLED), tmp_path / "oracle")
     replayed = run_bench(
         BenchSpec(
             agent="replay",
             agent_options={"file": str(tmp_path / "oracle" / "episodes.jsonl")},
             seeds=[0, 1],
+            task_ids=SAMPLED,
         ),
         tmp_path / "replay",
     )
@@ -128,6 +136,8 @@ def test_cli_bench_json_min_success_and_junit(tmp_path: Path) -> None:
             "bench",
             "--agent",
             "noop",
+            "--dataset",
+            "hr",
             "--seeds",
             "2",
             "--out",
@@ -143,8 +153,9 @@ def test_cli_bench_json_min_success_and_junit(tmp_path: Path) -> None:
     assert "below --min-success 25.0% by 25.0 points" in result.stderr
     assert json.loads(result.stdout)["success_rate"] == 0.0
     suite = ET.parse(report).getroot()
-    assert suite.get("tests") == str(2 * len(BUNDLED)) == suite.get("failures")
-    assert len(suite.findall("testcase/failure")) == 2 * len(BUNDLED)
+    hr = sum(t.dataset == "hr" for t in BUNDLED)
+    assert suite.get("tests") == str(2 * hr) == suite.get("failures")
+    assert len(suite.findall("testcase/failure")) == 2 * hr
     ok = runner.invoke(
         app, ["bench", "--agent", "oracle", "--dataset", "shop", "--min-success", "1"]
     )
