@@ -67,6 +67,7 @@ INVARIANTS = (
     "solution-not-empty",
     "solution-changes-something",
     "bug-visible",
+    "broken-not-blocked",
     "no-constant-answer",
     "hidden-exposes-bug",
     "broken-graded-wrong",
@@ -127,6 +128,14 @@ def failed_invariants(
                 )
             )
     broken = grader.grade(task.broken, visible)
+    if broken.error is not None and broken.error.kind == "blocked":
+        reasons.append(
+            (
+                "broken-not-blocked",
+                f"the sandbox blocks the broken query itself ({broken.error.message}): an agent "
+                "could not run it or resubmit it, so the bug would be the sandbox's rule",
+            )
+        )
     if broken.correct:
         reasons.append(
             (

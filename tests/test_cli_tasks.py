@@ -157,3 +157,19 @@ def test_validate_warns_about_near_duplicates(tmp_path: Path) -> None:
     report = json.loads(out)
     assert code == 0 and report["ok"]  # a warning, not a failure
     assert any("top-products-ties-again" in w and "same solution" in w for w in report["warnings"])
+
+
+def test_validate_refuses_a_broken_query_the_sandbox_blocks(tmp_path: Path) -> None:
+    # a mutation task shipped with a two-statement broken script validated once: its "bug" was
+    # only that an agent may submit one statement (the red team's find in a blind solve)
+    import yaml
+
+    folder = copy_small_tasks(tmp_path / "tasks")
+    task_file = folder / "shop" / "top-products-ties.yaml"
+    data = yaml.safe_load(task_file.read_text())
+    data["broken"] = data["solution"].rstrip().rstrip(";") + ";\nSELECT 1;"
+    task_file.write_text(yaml.safe_dump(data, sort_keys=False))
+    code, out, _ = invoke("tasks", "validate", str(task_file), "--json")
+    report = json.loads(out)
+    assert code == ExitCode.FAILURE
+    assert any("sandbox blocks the broken query" in p["reason"] for p in report["problems"])
