@@ -163,8 +163,13 @@ def _old_pool(task: Task) -> list[object]:
 def test_a_lookup_over_the_old_fixed_pool_never_solves(task: Task, runtime: Runtime) -> None:
     hack = _lookup(task, runtime, _old_pool(task))
     env = sqldebug.SQLDebugEnv(runtime, [task])
+    graded = runtime.grader(task).grade(hack, _old_pool(task)[:1])
+    if len(hack) > runtime.limits.max_sql_chars:
+        # a warehouse's answers over 17 instances do not fit in one statement: refused unrun
+        assert graded.error is not None and "characters long" in graded.error.message
+        return
     # the attack is real: on the instances it knows it is right
-    assert runtime.grader(task).grade(hack, _old_pool(task)[:1]).correct
+    assert graded.correct
     for seed in SEEDS:
         assert not _play(env, hack, seed)[0], f"seed {seed}"
 
@@ -199,8 +204,13 @@ def test_the_secret_changes_the_hidden_data_but_not_the_visible() -> None:
 
 
 def test_table_sizes_do_not_tell_the_visible_instance(runtime: Runtime) -> None:
-    # some hidden variants keep every table's visible row count
-    for dataset in runtime.catalog.datasets:
+    # some hidden variants keep every table's visible row count. Not the warehouses' (sampled
+    # variants): there a value moved in a keep-count variant can take a UNIQUE slot, and the row
+    # put back for it is refused (docs/reward.md); telling their visible instance by its sizes
+    # wins nothing, as the hidden instances still grade a visible-only answer wrong
+    # (test_every_episode_has_a_hidden_instance_that_exposes_the_bug)
+    small = [d for d, ds in runtime.catalog.datasets.items() if ds.generate is None]
+    for dataset in small:
         task = next(t for t in BUNDLED if t.dataset == dataset)
         pool = runtime.pool(dataset)
         visible = _counts(pool.visible, runtime, task)
