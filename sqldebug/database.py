@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import functools
 import sqlite3
 import threading
 import time
@@ -66,6 +67,7 @@ class Limits:
     max_columns: int = 1000
     max_program_ops: int = 100_000
     max_cte_expansions: int = 5_000
+    max_statements: int = 20
 
 
 class QueryError(Exception):
@@ -247,7 +249,7 @@ def _classify(exc: Exception, guard: _Guard, overran: bool) -> QueryError:
 class Sandbox:
     """A connection with the sandbox applied; ``run`` is the only way statements execute."""
 
-    __slots__ = ("chance", "conn", "guard")
+    __slots__ = ("chance", "conn", "guard", "ticks_left")
 
     def __init__(
         self, conn: sqlite3.Connection, limits: Limits, writable: Iterable[str] = ()
@@ -255,6 +257,7 @@ class Sandbox:
         self.conn = conn
         self.guard = _Guard(limits, frozenset(t.lower() for t in writable))
         self.chance = determinism.Chance(conn, limits.max_value_bytes)
+        self.ticks_left = 0  # what the last statement left of its VM budget (scripts share one)
         conn.set_authorizer(None)  # a connection given a second sandbox (tests do)
         conn.execute("PRAGMA temp_store = MEMORY")  # sorts and temporary tables never touch disk
         for limit, value in (
@@ -279,11 +282,13 @@ class Sandbox:
         max_rows: int | None = None,
         checked: bool = False,
         deadline: float | None = None,
+        ticks: int | None = None,
     ) -> Result:
         """Execute one statement and fetch up to ``max_rows`` rows (default: the limit's cap).
 
         ``checked`` says the caller already passed ``sql`` through :func:`check_text` (the grader
-        does, once for all instances).
+        does, once for all instances). ``ticks`` is the VM budget left to a script's statement
+        (default: a whole statement's).
         """
         guard = self.guard
         limits = guard.limits
@@ -292,6 +297,8 @@ class Sandbox:
             check_text(sql, limits)
         self.chance.reseed(sql)
         guard.arm()
+        if ticks is not None:
+            guard.ticks_left = ticks
         cursor = None
         # ``deadline`` (a time.monotonic() instant) is the step's: a grade shares one deadline over
         # all its instances, so a statement cannot take the deadline once per instance
@@ -314,10 +321,44 @@ class Sandbox:
         cursor.close()
         if WATCHDOG.stop(guard):  # it finished, but only after its deadline
             raise _classify(sqlite3.OperationalError("interrupted"), guard, True)
+        self.ticks_left = guard.ticks_left
         guard.ticks_left = max(1, limits.vm_steps // limits.tick)  # for reads of the result tables
         columns = [d[0] for d in cursor.description or ()]
         truncated = len(rows) > cap
         return Result(columns, rows[:cap], truncated)
+
+    def run_script(
+        self, sql: str, *, checked: bool = False, deadline: float | None = None
+    ) -> Result:
+        """Execute a script of up to ``limits.max_statements`` statements in order, on one VM
+        budget and one deadline (a script never gets a statement's budget per statement), and
+        return the last one's result. An error names the statement (its number and first words);
+        what the statements before it did stays in this connection, which its caller throws away.
+        """
+        limits = self.guard.limits
+        if not checked:
+            check_text(sql, limits)
+        plain = sql.count(";") == 0 or (sql.count(";") == 1 and sql.rstrip().endswith(";"))
+        statements = None if plain else _split_cached(sql)  # tokenized once for all instances
+        if statements is None or len(statements) <= 1:
+            return self.run(sql, checked=True, deadline=deadline)
+        if len(statements) > limits.max_statements:
+            raise QueryError(
+                "blocked",
+                f"the script has {len(statements)} statements; at most {limits.max_statements}",
+            )
+        if deadline is None:
+            deadline = time.monotonic() + limits.deadline_s
+        ticks = None
+        result = Result([], [], False)
+        for number, statement in enumerate(statements, 1):
+            try:
+                result = self.run(statement, checked=True, deadline=deadline, ticks=ticks)
+            except QueryError as exc:
+                first = " ".join(statement.split())[:40]
+                raise QueryError(exc.kind, f"statement {number} ({first}...): {exc}") from None
+            ticks = self.ticks_left
+        return result
 
 
 def _fetch(cursor: sqlite3.Cursor, cap: int, limits: Limits) -> list[Row]:
@@ -550,13 +591,29 @@ GENERATE_SECONDS_MAX = 60.0
 
 
 def script_statements(script: str) -> list[str]:
-    """The statements of a SQLite script, each as its own text (split on sqlglot's tokens)."""
+    """The statements of a dataset's ``generate`` script (see :func:`split_statements`)."""
+    statements = split_statements(script)
+    if statements is None:
+        raise DatasetError("the script cannot be tokenized as SQLite", field="generate")
+    return statements
+
+
+@functools.lru_cache(maxsize=16)
+def _split_cached(script: str) -> tuple[str, ...] | None:
+    found = split_statements(script)
+    return None if found is None else tuple(found)
+
+
+def split_statements(script: str) -> list[str] | None:
+    """The statements of a SQLite script, each as its own text, split on sqlglot's tokens (a ';'
+    inside a string or a comment splits nothing); None when the text cannot be tokenized."""
     from sqlglot.tokenizer_core import TokenType
 
     tokens = bounded.sqlite_tokens(script)
     if tokens is None:
-        raise DatasetError("the script cannot be tokenized as SQLite", field="generate")
-    statements, start = [], None
+        return None
+    statements: list[str] = []
+    start = None
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:
             if start is not None:

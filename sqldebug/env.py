@@ -373,7 +373,10 @@ class SQLDebugEnv:
             note = f"the reviewer could not parse this statement ({err}); SQLite decides"
             return [Finding(code="unparsed", severity="info", message=note)], None
         findings = review.review(
-            statements, self.runtime.pool(self.task.dataset).schema, kind=self.task.kind
+            statements,
+            self.runtime.pool(self.task.dataset).schema,
+            kind=self.task.kind,
+            most_statements=self.config.limits.max_statements,
         )
         return findings, review.binds(findings)
 

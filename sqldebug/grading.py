@@ -421,7 +421,7 @@ class Grader:
             return {_QUERY: (res, Canon(res.rows, len(res.columns)))}
         box = inst.writer(self.task.tables)
         try:
-            box.run(sql, checked=checked, deadline=deadline)
+            box.run_script(sql, checked=checked, deadline=deadline)
             answer = {}
             for table in self.task.tables:
                 res = table_rows(box.conn, table)

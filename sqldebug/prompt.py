@@ -43,7 +43,8 @@ def static_part(obs: Observation) -> str:
         f"{name} ({t.row_count} rows):\n{format_table(t)}" for name, t in obs.sample_rows.items()
     )
     goal = (
-        "Write one SQL statement that changes the data as the task asks."
+        "Write the SQL that changes the data as the task asks: one statement, or a script of"
+        " statements run in order."
         if obs.kind == "mutation"
         else "Write one SQL query (SQLite) that answers the task."
     )

@@ -95,12 +95,27 @@ def binds(findings: list[Finding]) -> bool:
 
 
 def review(
-    statements: list[exp.Expression], schema: SchemaInfo, *, kind: Literal["query", "mutation"]
+    statements: list[exp.Expression],
+    schema: SchemaInfo,
+    *,
+    kind: Literal["query", "mutation"],
+    most_statements: int = 20,
 ) -> list[Finding]:
-    """Findings for already-parsed statements (the caller parses once and reuses the tree)."""
+    """Findings for already-parsed statements (the caller parses once and reuses the tree).
+
+    A query task takes one statement; a mutation task a script of up to ``most_statements``
+    (the sandbox's ``Limits.max_statements``), run in order."""
     out: list[Finding] = []
-    if len(statements) > 1:
+    if len(statements) > 1 and kind == "query":
         _add(out, "multiple-statements", statements[1], n=len(statements))
+    elif len(statements) > most_statements:
+        _add(
+            out,
+            "too-many-statements",
+            statements[most_statements],
+            n=len(statements),
+            m=most_statements,
+        )
     tables = {name.lower(): {c.name.lower(): c for c in cols} for name, cols in schema.items()}
     for stmt in statements:
         label = {"transaction": "BEGIN", "truncatetable": "TRUNCATE"}.get(stmt.key, stmt.key)

@@ -41,6 +41,7 @@ HINTS = {
 }
 MESSAGES: dict[str, tuple[Severity, str]] = {
     "multiple-statements": ("block", "Found {n} statements; submit exactly one."),
+    "too-many-statements": ("block", "Found {n} statements; a fix may have at most {m}."),
     "forbidden-statement": ("block", "{label} is not allowed here; remove it."),
     "forbidden-statement/call": ("block", "load_extension() is not allowed; remove the call."),
     "write-on-query": (
