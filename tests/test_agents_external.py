@@ -19,6 +19,7 @@ import sqldebug
 from sqldebug.agents.base import Agent, AgentError
 from sqldebug.agents.command import CommandAgent
 from sqldebug.agents.openai_chat import OpenAIAgent, extract_sql
+from sqldebug.integrations.extract import extract_sql as shared_extract_sql
 from sqldebug.models import Action, Observation
 
 TASK = "shop/top-products-ties"
@@ -338,7 +339,8 @@ def test_openai_submits_the_extracted_sql(server: ChatServer, content: str, sql:
     [
         ("```sql\nSELECT 1\n```\n```SQL\nSELECT 2;\n```", "SELECT 2;"),
         ("```sql\nSELECT 1\n```\n```\nnot this\n```", "SELECT 1"),
-        ("```\nSELECT 3\n```\n```python\nprint()\n```", "print()"),
+        # blocks in another language are not the answer (the trainers' reader, the same one)
+        ("```\nSELECT 3\n```\n```python\nprint()\n```", "SELECT 3"),
         (
             "Here it is:\n\n   WITH t AS (SELECT 1)\nSELECT * FROM t",
             "WITH t AS (SELECT 1)\nSELECT * FROM t",
@@ -351,6 +353,8 @@ def test_openai_submits_the_extracted_sql(server: ChatServer, content: str, sql:
 )
 def test_extract_sql(reply: str, sql: str) -> None:
     assert extract_sql(reply) == sql
+    # one reader for bench and training: where a reply has SQL, both take the same
+    assert shared_extract_sql(reply) in (sql, None)
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ resending the whole prompt every turn would repeat the schema and samples. A req
 system prompt (if any), the first user message and the last ``history_turns`` exchanges, so token
 use stays flat however long the episode.
 
-The SQL is taken from the reply by :func:`extract_sql`: the last fenced block tagged ``sql``, else
-the last fenced block of any kind, else the text from the first line that starts with a SQL
-keyword, else the whole reply. A reply with no SQL in it is submitted anyway: the environment
-grades it (a syntax error observation), which tells the model more than an AgentError would.
+The SQL is taken from the reply by :func:`extract_sql`, which applies the one reader every trainer
+integration uses too (:func:`sqldebug.integrations.extract.extract_sql`: its rules are in that
+module), so a model is scored by bench exactly as it is trained. A reply with no SQL in it is
+submitted anyway, as written: the environment grades it (a syntax error observation), which tells
+the model more than an AgentError would.
 
 Connection errors, timeouts, HTTP 429 and 5xx are retried ``retries`` times with exponential
 backoff (``backoff * 2**n`` seconds, or the server's ``Retry-After``, capped at
@@ -29,19 +30,17 @@ from __future__ import annotations
 import os
 import time
 from email.utils import parsedate_to_datetime
-from itertools import takewhile
 from typing import Any, NoReturn
 
 import httpx
 
 from sqldebug import prompt as prompt_text
 from sqldebug.agents.base import AgentError, BaseAgent
+from sqldebug.integrations.extract import extract_sql as extracted
 from sqldebug.models import Action, Observation
 
 #: The longest a server's Retry-After is honoured, in seconds.
 RETRY_AFTER_CAP = 60.0
-#: First words that make an unfenced line the start of the SQL.
-SQL_KEYWORDS = frozenset({"SELECT", "WITH", "UPDATE", "DELETE", "INSERT", "REPLACE", "VALUES"})
 _EXCERPT = 200
 
 
@@ -181,49 +180,15 @@ class OpenAIAgent(BaseAgent):
 
 
 def extract_sql(reply: str) -> str:
-    """The SQL in a model's reply (see the module docstring for the order of preference).
-
-    A small line-based reader of markdown fences, not a SQL parser: a fence opens with a line
-    starting with three backticks (the rest of the line is its info string, e.g. ``sql``) and
-    closes with a line of only backticks; a fence left open at the end (a reply cut short by
-    ``max_tokens``) runs to the end. Blocks with nothing in them are ignored.
-    """
-    blocks: list[tuple[str, str]] = []  # (info string, body)
-    info: str | None = None  # None: outside a fence
-    body: list[str] = []
-    for line in reply.splitlines():
-        stripped = line.strip()
-        if info is None:
-            if stripped.startswith("```"):
-                info, body = stripped.strip("`").strip().lower(), []
-        elif stripped.startswith("```") and not stripped.strip("`"):
-            blocks.append((info, "\n".join(body).strip()))
-            info = None
-        else:
-            body.append(line)
-    if info is not None:
-        blocks.append((info, "\n".join(body).strip()))
-    blocks = [(tag, text) for tag, text in blocks if text]
-    tagged = [text for tag, text in blocks if tag.split(" ")[0] in {"sql", "sqlite"}]
-    if tagged:
-        return tagged[-1]
-    if blocks:
-        return blocks[-1][1]
-    lines = reply.strip().splitlines()
-    for number, line in enumerate(lines):
-        if _first_word(line) in SQL_KEYWORDS:
-            return "\n".join(lines[number:]).strip()
-    return reply.strip()
+    """The SQL in a model's reply, read by the shared extractor; a reply without any is submitted
+    as written (stripped)."""
+    found = extracted(reply)
+    return reply.strip() if found is None else found
 
 
 def _feedback(obs: Observation) -> str:
     """What a later step adds to the conversation: the observation without its static part."""
     return prompt_text.dynamic_part(obs)
-
-
-def _first_word(line: str) -> str:
-    """The leading letters of a line, upper-cased: ``"select*"`` -> ``"SELECT"``."""
-    return "".join(takewhile(str.isalpha, line.lstrip())).upper()
 
 
 def _empty_usage() -> dict[str, int]:
