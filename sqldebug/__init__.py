@@ -16,9 +16,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the names below, for type checkers; at run time they load on first use
     from sqldebug.actions import parse_action
+    from sqldebug.api import make
     from sqldebug.catalog import Catalog, load_catalog, load_tasks
     from sqldebug.database import Limits
-    from sqldebug.env import EnvConfig, SQLDebugEnv, make
+    from sqldebug.env import EnvConfig, SQLDebugEnv
     from sqldebug.errors import (
         ActionError,
         EpisodeError,
@@ -67,7 +68,7 @@ _EXPORTS = {
     "UnknownTaskError": "sqldebug.errors",
     "load_catalog": "sqldebug.catalog",
     "load_tasks": "sqldebug.catalog",
-    "make": "sqldebug.env",
+    "make": "sqldebug.api",
     "parse_action": "sqldebug.actions",
 }
 

@@ -27,6 +27,7 @@ from typing import Any
 from sqldebug import __version__
 from sqldebug.actions import parse_action
 from sqldebug.agents import Agent, AgentError, make_agent
+from sqldebug.api import resolver
 from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.errors import RunFolderError, SQLDebugError
@@ -173,7 +174,9 @@ class _Player:
     def __init__(self, spec: BenchSpec) -> None:
         cfg = EnvConfig.build(**spec.env)
         runtime = get_runtime(spec.tasks, pool_size=cfg.pool_size, limits=cfg.limits)
-        self.env = SQLDebugEnv(runtime, list(runtime.catalog.tasks.values()), cfg)
+        self.env = SQLDebugEnv(
+            runtime, list(runtime.catalog.tasks.values()), cfg, resolve=resolver(runtime)
+        )
         self.agent = make_agent(spec.agent, spec.agent_options, catalog=runtime.catalog)
         self.gamma = spec.gamma
 

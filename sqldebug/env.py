@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import chain
 from typing import Any
@@ -18,7 +19,7 @@ from typing import Any
 from sqldebug import prompt
 from sqldebug.actions import parse_action
 from sqldebug.database import Instance, Limits, QueryError, Result, check_text
-from sqldebug.errors import EpisodeError, OptionError, SQLDebugError, TaskFileError
+from sqldebug.errors import EpisodeError, OptionError, TaskFileError
 from sqldebug.grading import Grader, Outcome
 from sqldebug.models import (
     Action,
@@ -32,7 +33,8 @@ from sqldebug.models import (
     SQLError,
 )
 from sqldebug.reward import RewardWeights, Score, step_reward
-from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.runtime import Runtime
+from sqldebug.sources import Resolver, TaskList, TaskSource, task_list
 from sqldebug.spec import Task
 from sqldebug.variants import SPACE
 
@@ -110,17 +112,30 @@ class SQLDebugEnv:
     """An environment over one task, or over a set of tasks that ``reset`` draws from by seed."""
 
     def __init__(
-        self, runtime: Runtime, tasks: list[Task], config: EnvConfig | None = None
+        self,
+        runtime: Runtime,
+        tasks: Sequence[Task] | TaskSource,
+        config: EnvConfig | None = None,
+        *,
+        resolve: Resolver | None = None,
     ) -> None:
-        if not tasks:
-            raise SQLDebugError("no tasks match; see `sqldebug tasks list`")
+        """``tasks``: the tasks a reset draws from by seed, or a task source (a generator).
+        ``resolve`` turns a reset's ``task_id`` option into a source; by default only catalog
+        task ids are known (:func:`sqldebug.api.resolve` knows ``generated:...`` too)."""
         self.runtime = runtime
-        self.tasks = tasks
+        self.source: TaskSource = task_list(tasks)
+        self.resolve: Resolver = resolve or self._catalog_task
         self.config = config or EnvConfig()
         self._task: Task | None = None
         self._obs: Observation | None = None
-        #: a ``generated:...`` reference: each reset plays the task generated for its seed
-        self.generated: str | None = None
+
+    def _catalog_task(self, task_id: str) -> TaskSource:
+        if is_generated(task_id):
+            raise OptionError(
+                f"{task_id!r}: this environment knows catalog task ids only; build it with"
+                " sqldebug.make() to play generated tasks"
+            )
+        return TaskList((self.runtime.catalog.get(task_id),))
 
     # -- episode ------------------------------------------------------------------------------
 
@@ -153,17 +168,8 @@ class SQLDebugEnv:
         if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
             raise OptionError(f"seed must be an integer, not {type(seed).__name__}")
         self.seed = seed if seed is not None else secrets.randbelow(2**31)
-        task_id = task_id if task_id is not None else self.generated
-        if task_id is not None and is_generated(task_id):
-            task = self.runtime.generator(task_id).task_for(self.seed)
-        elif task_id is not None:
-            task = self.runtime.catalog.get(task_id)
-        elif len(self.tasks) == 1:
-            task = self.tasks[0]
-        else:
-            import random
-
-            task = random.Random(self.seed).choice(self.tasks)
+        playing = self.source if task_id is None else self.resolve(task_id)
+        task = playing.task_for(self.seed)
         self._task = task
         try:
             instances, baseline = self.runtime.episode(
@@ -447,38 +453,3 @@ def _verdict(outcome: Outcome) -> str:
             "fits these rows but not the intent."
         )
     return f"Not correct yet (progress {outcome.score.progress:.2f})."
-
-
-def make(
-    task_id: str | None = None,
-    *,
-    tasks: str | None = None,
-    split: str | None = None,
-    category: str | None = None,
-    difficulty: str | None = None,
-    dataset: str | None = None,
-    **config: Any,
-) -> SQLDebugEnv:
-    """An environment for one task, or for every task matching the filters (drawn by seed).
-
-    ``task_id`` may also be a generated-task reference (``"generated:shop"``,
-    ``"generated:shop?category=window&difficulty=hard"``, ``"generated"`` for every dataset):
-    each ``reset(seed=...)`` then plays the task the generator makes for that seed.
-
-    ``tasks`` is a task folder (default: ``$SQLDEBUG_TASKS`` or the bundled set); ``config`` holds
-    :class:`EnvConfig` fields (``k``, ``pool_size``, ``weights``, ``limits``, ``review``, ...).
-    """
-    cfg = EnvConfig.build(**config)
-    runtime = get_runtime(tasks, pool_size=cfg.pool_size, limits=cfg.limits)
-    if task_id is not None and is_generated(task_id):
-        runtime.generator(task_id)  # a bad reference fails here, not at the first reset
-        env = SQLDebugEnv(runtime, list(runtime.catalog.tasks.values())[:1], cfg)
-        env.generated = task_id
-        return env
-    if task_id is not None:
-        chosen = [runtime.catalog.get(task_id)]
-    else:
-        chosen = runtime.catalog.filter(
-            split=split, category=category, difficulty=difficulty, dataset=dataset
-        )
-    return SQLDebugEnv(runtime, chosen, cfg)

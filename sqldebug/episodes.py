@@ -26,8 +26,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from sqldebug.api import make
 from sqldebug.catalog import tasks_dir
-from sqldebug.env import SQLDebugEnv, make
+from sqldebug.env import SQLDebugEnv
 from sqldebug.errors import EpisodeError, NoSessionError, SessionFileError, SQLDebugError
 from sqldebug.models import Action, Observation
 
@@ -167,7 +168,7 @@ class EpisodeStore:
         obs, info = env.reset(seed=seed, options=options or None)
         saved = SavedEpisode(
             session=name,
-            task_id=env.generated or env.task.id,
+            task_id=env.source.reference or env.task.id,
             seed=env.seed,
             tasks=folder,
             options={k: v for k, v in (options or {}).items() if k != "task_id"},

@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import threading
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
 from sqldebug.database import DatasetError, Instance, Limits, QueryError, generated_rows
@@ -26,15 +26,10 @@ from sqldebug.variants import SPACE, InstancePool, deployment_secret
 #: keep the default 5 million); the wall-clock deadline holds whatever the budget
 STEPS_PER_ROW = 1_000
 
-if TYPE_CHECKING:
-    from sqldebug.generation.generator import Generator
-
 T = TypeVar("T")
 
 #: How many generated tasks' graders a runtime keeps (an endless curriculum must not grow).
 GENERATED_GRADERS = 4096
-#: How many generators (one per distinct ``generated:...`` reference) a runtime keeps.
-GENERATORS = 32
 #: How many instance sets a reset draws at most, looking for one that exposes the bug.
 DRAW_ATTEMPTS = 16
 
@@ -54,7 +49,7 @@ class Runtime:
     # generated tasks come and go: their graders are kept in a bounded LRU (the solution's
     # answers live on the instances, so tasks made from one seed query share them)
     _generated: OrderedDict[str, Grader] = field(default_factory=OrderedDict, repr=False)
-    _generators: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
+    _bounded: dict[str, OrderedDict[Hashable, Any]] = field(default_factory=dict, repr=False)
     _samples: dict[str, dict[str, ResultTable]] = field(default_factory=dict, repr=False)
     _memo: dict[Any, Any] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
@@ -125,21 +120,22 @@ class Runtime:
                 self._generated.popitem(last=False)
         return grader
 
-    def generator(self, spec: str) -> Generator:
-        """The task generator for a ``generated:...`` task reference (one per spec)."""
-        from sqldebug.generation.generator import Generator
-
+    def bounded(self, kind: str, key: Hashable, make: Callable[[], T], *, most: int) -> T:
+        """The value of ``kind`` kept for ``key``, made by ``make`` the first time, in a
+        least-recently-used cache of at most ``most`` values per kind (for values keyed by what
+        clients send, such as generated-task references, which must not grow without bound).
+        ``make`` runs outside the lock, and a value it fails to make is not kept."""
         with self._lock:
-            gen = self._generators.get(spec)
-            if gen is not None:
-                self._generators.move_to_end(spec)
-                return gen  # type: ignore[no-any-return]
-        gen = Generator.from_spec(self, spec)  # raises on a bad reference: nothing is kept
+            cache = self._bounded.setdefault(kind, OrderedDict())
+            if key in cache:
+                cache.move_to_end(key)
+                return cache[key]  # type: ignore[no-any-return]
+        value = make()
         with self._lock:
-            self._generators[spec] = gen
-            while len(self._generators) > GENERATORS:  # references come from clients: bounded
-                self._generators.popitem(last=False)
-        return gen
+            cache[key] = value
+            while len(cache) > most:
+                cache.popitem(last=False)
+        return value
 
     def instances(
         self, task: Task, seed: int, k: int, *, perturb_visible: bool = False, attempt: int = 0

@@ -21,6 +21,7 @@ from pathlib import Path
 from sqlglot import exp
 
 from sqldebug.database import QueryError, Result
+from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.errors import SQLDebugError
 from sqldebug.grading import results_equal
 from sqldebug.runtime import Runtime
@@ -88,8 +89,6 @@ def failed_invariants(
     The task generator checks the invariants that concern the solution alone once per seed
     query (``oracle=False``), then skips them for each task made from it (``solution_checked``).
     """
-    from sqldebug.env import EnvConfig, SQLDebugEnv  # env imports validate's neighbours
-
     try:
         pool = runtime.pool(task.dataset)
     except SQLDebugError as exc:

@@ -534,18 +534,22 @@ def test_cli_session_on_a_generated_task_replays(tmp_path: Path) -> None:
 def test_generator_references_are_kept_in_a_bounded_cache(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    import sqldebug.runtime as rt
+    import sqldebug.api as api
 
-    monkeypatch.setattr(rt, "GENERATORS", 2)
+    monkeypatch.setattr(api, "GENERATORS", 2)
     runtime = get_runtime()
-    first = runtime.generator("generated:shop?difficulty=easy")
-    assert runtime.generator("generated:shop?difficulty=easy") is first
+    first = api.resolve(runtime, "generated:shop?difficulty=easy")
+    assert api.resolve(runtime, "generated:shop?difficulty=easy") is first
     for spec in ("generated:hr", "generated:bank", "generated:saas"):
-        runtime.generator(spec)
-    assert len(runtime._generators) <= 2
-    with pytest.raises(OptionError):
-        runtime.generator("generated:shop?difficulty=impossible")
-    assert "generated:shop?difficulty=impossible" not in runtime._generators
+        api.resolve(runtime, spec)
+    saas = api.resolve(runtime, "generated:saas")
+    # two kept at most: the first was let go (a new one is made), the latest is still there
+    assert api.resolve(runtime, "generated:shop?difficulty=easy") is not first
+    assert api.resolve(runtime, "generated:saas") is saas
+    for _ in range(2):  # a bad reference raises every time: nothing was kept for it
+        with pytest.raises(OptionError):
+            api.resolve(runtime, "generated:shop?difficulty=impossible")
+    assert api.resolve(runtime, "generated:saas") is saas
 
 
 # -- hygiene: the test split, curated duplicates, what the agent sees, layout, difficulty ------

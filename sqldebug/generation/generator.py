@@ -200,6 +200,8 @@ class Generator:
         self._usable: dict[str, bool] = {}
         self._plans: dict[str, list[Operator]] = {}
         self._curated_answers: dict[str, list[tuple[Grader, Answer | QueryError, Answer]]] = {}
+        #: the ``generated:...`` reference this generator was made from (a task source's name)
+        self.reference: str | None = None
 
     @staticmethod
     def _choices(what: str, given: list[str] | None, known: tuple[str, ...]) -> set[str]:
@@ -226,12 +228,14 @@ class Generator:
                 )
             options.setdefault(key, []).extend(filter(None, value.split(",")))
         datasets = [n for n in names.split(",") if n] or None
-        return cls(
+        made = cls(
             runtime,
             datasets,
             categories=options.get("category"),
             difficulties=options.get("difficulty"),
         )
+        made.reference = spec
+        return made
 
     # -- what each seed offers ----------------------------------------------------------------
 

@@ -33,6 +33,7 @@ from sqlglot import exp
 from sqldebug.catalog import SEEDS_DIR, Catalog, parse_model
 from sqldebug.errors import TaskFileError
 from sqldebug.spec import Kind, Task
+from sqldebug.validate import normal_form
 
 
 class SeedQuery(BaseModel):
@@ -63,8 +64,6 @@ class SeedQuery(BaseModel):
     @cached_property
     def normal(self) -> str | None:
         """The query's normal form (see :func:`sqldebug.validate.normal_form`), computed once."""
-        from sqldebug.validate import normal_form
-
         return normal_form(self.sql)
 
     @classmethod
@@ -106,8 +105,6 @@ def load_seeds(catalog: Catalog, dataset: str) -> list[SeedQuery]:
     Curated tasks that are themselves generated are not seeds (no bug is injected twice), nor
     are test-split tasks, nor bank queries that are a test-split solution in another layout.
     """
-    from sqldebug.validate import normal_form
-
     if dataset not in catalog.datasets:
         known = ", ".join(sorted(catalog.datasets))
         raise TaskFileError(catalog.root, f"unknown dataset {dataset!r} (known: {known})")

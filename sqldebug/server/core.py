@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from sqldebug.actions import parse_action
+from sqldebug.api import resolver
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.models import Observation
 from sqldebug.runtime import Runtime, get_runtime
@@ -128,7 +129,9 @@ class ServerCore:
                 return sid
 
     def _new_env(self) -> SQLDebugEnv:
-        return SQLDebugEnv(self.runtime, self.tasks, self.config.env)
+        return SQLDebugEnv(
+            self.runtime, self.tasks, self.config.env, resolve=resolver(self.runtime)
+        )
 
     def warm(self) -> None:
         with self._warm_lock:

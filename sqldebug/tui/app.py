@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 
 import sqldebug
 from sqldebug.agents import Agent, make_agent
+from sqldebug.api import resolve
 from sqldebug.catalog import Catalog
 from sqldebug.env import SQLDebugEnv, is_generated
 from sqldebug.tui.episode import EpisodeScreen
@@ -50,7 +51,7 @@ class SQLDebugApp(App[None]):
         self.env: SQLDebugEnv = sqldebug.make(tasks=str(tasks_dir) if tasks_dir else None)
         self.catalog: Catalog = self.env.runtime.catalog
         if task_id is not None and is_generated(task_id):
-            self.env.runtime.generator(task_id)  # a bad reference fails here, plainly
+            resolve(self.env.runtime, task_id)  # a bad reference fails here, plainly
         elif task_id is not None:
             self.catalog.get(task_id)
         self.task_id = task_id
