@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, fields, replace
 from itertools import chain
 from typing import Any
@@ -23,6 +23,7 @@ from sqldebug.errors import EpisodeError, OptionError, TaskFileError
 from sqldebug.grading import Grader, Outcome
 from sqldebug.models import (
     Action,
+    ActionType,
     EpisodeState,
     ErrorClass,
     Finding,
@@ -230,49 +231,10 @@ class SQLDebugEnv:
         # Nothing below changes the episode until every statement has run, so a step that
         # raises (say, database.Escalate) can be run again from scratch.
         step_no = self.step_count + 1
-        findings: list[Finding] = []
-        outcome: Outcome | None = None
-        error: QueryError | None = None
-        result: ResultTable | None = None
-        message = ""
-        current = self.observation.current_query
-        if act.type == "submit":
-            sql = act.sql or ""
-            findings, outcome = self._submit(sql, review_first=act.review or self.config.review)
-            error = outcome.error
-            if outcome.result is not None:
-                result = to_table(outcome.result, self.config.show_rows)
-            current = sql if len(sql) <= self.config.limits.max_sql_chars else current
-            message = _verdict(outcome)
-        elif act.type == "probe":
-            sql = act.sql or ""
-            if act.review:
-                findings = self._review(sql)[0]
-            try:
-                result = to_table(
-                    self.instances[0].reader().run(sql, max_rows=self.config.show_rows),
-                    self.config.show_rows,
-                )
-            except QueryError as exc:
-                error = exc
-            message = "Probe ran on the visible data (not graded)."
-        elif act.type == "inspect_schema":
-            rows = [
-                [t, c.name, c.type, c.notnull, c.pk]
-                for t, cols in self.runtime.pool(task.dataset).schema.items()
-                for c in cols
-            ]
-            result = ResultTable(
-                columns=["table", "column", "type", "notnull", "pk"],
-                rows=rows,
-                row_count=len(rows),
-                truncated=False,
-            )
-        elif act.type == "inspect_sample":
-            result, error = self._sample(act.table)
-        else:  # reset_query
-            current = task.broken
-            message = "The query is back to the broken one."
+        done = _HANDLERS[act.type](self, act)
+        findings, outcome, error, result = done.findings, done.outcome, done.error, done.result
+        message = done.message
+        current = self.observation.current_query if done.current is None else done.current
         unsafe = error is not None and error.kind in ("blocked", "budget")
         repeated = False
         if act.type == "submit":
@@ -316,6 +278,48 @@ class SQLDebugEnv:
         self._obs = obs
         self.history.append((act, breakdown.total, self.solved, err))
         return obs, breakdown.total, self.solved, truncated, self._info(outcome, breakdown)
+
+    # -- one handler per action type: what the action did, before the episode records it ------
+
+    def _on_submit(self, act: Action) -> _Done:
+        sql = act.sql or ""
+        findings, outcome = self._submit(sql, review_first=act.review or self.config.review)
+        result = None
+        if outcome.result is not None:
+            result = to_table(outcome.result, self.config.show_rows)
+        kept = sql if len(sql) <= self.config.limits.max_sql_chars else None
+        return _Done(_verdict(outcome), findings, outcome, outcome.error, result, kept)
+
+    def _on_probe(self, act: Action) -> _Done:
+        sql = act.sql or ""
+        findings = self._review(sql)[0] if act.review else []
+        message = "Probe ran on the visible data (not graded)."
+        try:
+            rows = self.instances[0].reader().run(sql, max_rows=self.config.show_rows)
+        except QueryError as exc:
+            return _Done(message, findings, error=exc)
+        return _Done(message, findings, result=to_table(rows, self.config.show_rows))
+
+    def _on_inspect_schema(self, act: Action) -> _Done:
+        rows = [
+            [t, c.name, c.type, c.notnull, c.pk]
+            for t, cols in self.runtime.pool(self.task.dataset).schema.items()
+            for c in cols
+        ]
+        table = ResultTable(
+            columns=["table", "column", "type", "notnull", "pk"],
+            rows=rows,
+            row_count=len(rows),
+            truncated=False,
+        )
+        return _Done("", result=table)
+
+    def _on_inspect_sample(self, act: Action) -> _Done:
+        result, error = self._sample(act.table)
+        return _Done("", result=result, error=error)
+
+    def _on_reset_query(self, act: Action) -> _Done:
+        return _Done("The query is back to the broken one.", current=self.task.broken)
 
     def state(self) -> EpisodeState:
         task = self.task  # before any reset: EpisodeError, not AttributeError
@@ -453,3 +457,26 @@ def _verdict(outcome: Outcome) -> str:
             "fits these rows but not the intent."
         )
     return f"Not correct yet (progress {outcome.score.progress:.2f})."
+
+
+@dataclass(frozen=True)
+class _Done:
+    """What one action did: its message, review findings, graded outcome (submissions only), error,
+    result table, and the query the episode now holds (None: unchanged)."""
+
+    message: str
+    findings: list[Finding] = field(default_factory=list)
+    outcome: Outcome | None = None
+    error: QueryError | None = None
+    result: ResultTable | None = None
+    current: str | None = None
+
+
+#: The handler of each action type (models.Action.type); step() records what it returns.
+_HANDLERS: dict[ActionType, Callable[[SQLDebugEnv, Action], _Done]] = {
+    "submit": SQLDebugEnv._on_submit,
+    "probe": SQLDebugEnv._on_probe,
+    "inspect_schema": SQLDebugEnv._on_inspect_schema,
+    "inspect_sample": SQLDebugEnv._on_inspect_sample,
+    "reset_query": SQLDebugEnv._on_reset_query,
+}

@@ -289,3 +289,12 @@ def test_custom_weights_and_k() -> None:
     assert reward > 1.5
     with pytest.raises(SQLDebugError):
         sqldebug.make(task.id, k=5, pool_size=4)
+
+
+def test_every_action_type_has_its_handler() -> None:
+    from typing import get_args
+
+    from sqldebug.env import _HANDLERS
+    from sqldebug.models import ActionType
+
+    assert set(_HANDLERS) == set(get_args(ActionType))
