@@ -26,6 +26,8 @@ OPENENV_VENV = Path(os.environ.get("SQLDEBUG_OPENENV_VENV", ROOT / ".venv-openen
 OPENENV_VERSION = "0.3.0"
 TASK = "shop/top-products-ties"
 
+pytestmark = pytest.mark.venv
+
 
 def openenv_python() -> Path:
     python = OPENENV_VENV / "bin" / "python"

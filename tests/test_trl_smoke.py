@@ -39,7 +39,7 @@ TORCH = "torch==2.13.0"  # installed first, so the CPU wheel is what the rest bu
 #: the `trl` extra's requirements (oldest tested: trl 1.8.0, transformers 5.2.0, datasets 4.7.0)
 PACKAGES = ["trl>=1.8", "transformers>=5.2", "datasets>=4.7", "jmespath>=1.0", "tokenizers"]
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.venv]
 
 
 def trl_python() -> Path:
