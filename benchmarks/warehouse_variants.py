@@ -4,7 +4,7 @@
 
 A dataset whose big tables are perturbed on a sample (more than ``variants.SAMPLE_ROWS`` rows)
 gets its variants by copying the visible database and replacing each big table's sample
-(``database.replace_rows``), with one ``INSERT OR IGNORE`` pass per table. The baseline, in the
+(``instances.replace_rows``), with one ``INSERT OR IGNORE`` pass per table. The baseline, in the
 same run on the same variant indices, builds each variant from an empty schema, inserting every
 row, and falls back to row-by-row inserts in a table where a row is refused (what every variant
 cost before). Both must give the same rows (tests/test_variants.py); this prints the CPU time.
@@ -17,9 +17,9 @@ import statistics
 import time
 from unittest import mock
 
-from sqldebug import database
+from sqldebug import instances
 from sqldebug.catalog import load_catalog
-from sqldebug.database import generated_rows
+from sqldebug.instances import generated_rows
 from sqldebug.variants import InstancePool
 
 
@@ -48,7 +48,7 @@ def main() -> None:
         whole = InstancePool(ds.id, ds.ddl, rows)
         whole._rowids.clear()  # nothing to replace by: every row goes in, as before
         fast = statistics.median(_cpu_per_variant(patched, indices))
-        with mock.patch.object(database, "_insert_or_ignore", lambda *a: False):
+        with mock.patch.object(instances, "_insert_or_ignore", lambda *a: False):
             slow = statistics.median(_cpu_per_variant(whole, indices))
         n = sum(len(r) for r in rows.values())
         print(f"{ds.id:<12} {n:>7,} {fast * 1e3:>11.0f} {slow * 1e3:>9.0f} {slow / fast:>5.1f}x")

@@ -18,7 +18,6 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time they load o
     from sqldebug.actions import parse_action
     from sqldebug.api import make
     from sqldebug.catalog import Catalog, load_catalog, load_tasks
-    from sqldebug.database import Limits
     from sqldebug.env import EnvConfig, SQLDebugEnv
     from sqldebug.errors import (
         ActionError,
@@ -39,6 +38,7 @@ if TYPE_CHECKING:  # the names below, for type checkers; at run time they load o
         SQLError,
     )
     from sqldebug.reward import RewardWeights
+    from sqldebug.sandbox import Limits
     from sqldebug.spec import CATEGORIES, Dataset, Task
 
 #: Where each public name lives. ``import sqldebug`` loads none of them, so the command line
@@ -54,7 +54,7 @@ _EXPORTS = {
     "EpisodeState": "sqldebug.models",
     "Finding": "sqldebug.models",
     "HistoryEntry": "sqldebug.models",
-    "Limits": "sqldebug.database",
+    "Limits": "sqldebug.sandbox",
     "Observation": "sqldebug.models",
     "ResultTable": "sqldebug.models",
     "RewardBreakdown": "sqldebug.models",

@@ -18,9 +18,9 @@ from typing import Any
 
 from sqldebug import prompt
 from sqldebug.actions import parse_action
-from sqldebug.database import Instance, Limits, QueryError, Result, check_text
 from sqldebug.errors import EpisodeError, OptionError, TaskFileError
 from sqldebug.grading import Grader, Outcome
+from sqldebug.instances import Instance
 from sqldebug.models import (
     Action,
     ActionType,
@@ -35,6 +35,7 @@ from sqldebug.models import (
 )
 from sqldebug.reward import RewardWeights, Score, step_reward
 from sqldebug.runtime import Runtime
+from sqldebug.sandbox import Limits, QueryError, Result, check_text
 from sqldebug.sources import Resolver, TaskList, TaskSource, task_list
 from sqldebug.spec import Task
 from sqldebug.variants import SPACE
@@ -229,7 +230,7 @@ class SQLDebugEnv:
             raise EpisodeError(f"the episode is over ({state}); call reset() to start another")
         act = parse_action(action)
         # Nothing below changes the episode until every statement has run, so a step that
-        # raises (say, database.Escalate) can be run again from scratch.
+        # raises (say, a statement interrupted mid-way) can be run again from scratch.
         step_no = self.step_count + 1
         done = _HANDLERS[act.type](self, act)
         findings, outcome, error, result = done.findings, done.outcome, done.error, done.result

@@ -33,8 +33,9 @@ from itertools import chain
 from operator import itemgetter
 from typing import Any
 
-from sqldebug.database import Instance, QueryError, Result, check_text, table_rows
+from sqldebug.instances import Instance, table_rows
 from sqldebug.reward import Score
+from sqldebug.sandbox import QueryError, Result, check_text
 from sqldebug.spec import Task
 
 Row = Sequence[Any]

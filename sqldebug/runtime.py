@@ -14,10 +14,11 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqldebug.catalog import Catalog, load_catalog
-from sqldebug.database import DatasetError, Instance, Limits, QueryError, generated_rows
 from sqldebug.errors import TaskFileError
 from sqldebug.grading import Baseline, Grader
+from sqldebug.instances import DatasetError, Instance, generated_rows
 from sqldebug.models import ResultTable
+from sqldebug.sandbox import Limits, QueryError
 from sqldebug.spec import Task
 from sqldebug.variants import SPACE, InstancePool, deployment_secret
 

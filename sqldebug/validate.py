@@ -20,11 +20,11 @@ from pathlib import Path
 
 from sqlglot import exp
 
-from sqldebug.database import QueryError, Result
 from sqldebug.env import EnvConfig, SQLDebugEnv
 from sqldebug.errors import SQLDebugError
 from sqldebug.grading import results_equal
 from sqldebug.runtime import Runtime
+from sqldebug.sandbox import QueryError, Result
 from sqldebug.spec import Task
 
 

@@ -6,7 +6,7 @@ that differs only in case or trailing space, rows added and removed, insertion o
 query that is right for the intent stays right on a neighbour; a query fitted to the visible rows
 (or a typed-out answer) does not.
 
-Rows are generated in Python and inserted through :func:`sqldebug.database.build` with every
+Rows are generated in Python and inserted through :func:`sqldebug.instances.build` with every
 constraint enforced (keys, NOT NULL, CHECK, foreign keys): a generated row that breaks one is
 skipped. So the schema's constraints hold by construction, whatever the schema is.
 
@@ -38,8 +38,9 @@ from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
-from sqldebug.database import Instance, Limits, build, replace_rows, schema_info, table_rows
+from sqldebug.instances import Instance, build, replace_rows, schema_info, table_rows
 from sqldebug.models import ColumnInfo
+from sqldebug.sandbox import Limits
 
 
 @dataclass(frozen=True)
@@ -223,7 +224,7 @@ def variant_rows(
 ]:
     """The rows of hidden variant ``index``, deterministic in (secret, dataset id, index), and
     per table and row the visible row it was moved from (None for added rows): the row to keep
-    when a moved value breaks a constraint (see :func:`sqldebug.database.build`).
+    when a moved value breaks a constraint (see :func:`sqldebug.instances.build`).
 
     A table of more than :data:`SAMPLE_ROWS` rows is perturbed on a sample: its rows here are
     what replaces the sample, and the third dict gives, for such a table, the positions of the

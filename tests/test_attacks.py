@@ -24,8 +24,9 @@ from hypothesis import strategies as st
 
 import sqldebug
 from sqldebug import bounded
-from sqldebug.database import Limits, QueryError, Result, Sandbox, build
 from sqldebug.env import to_table
+from sqldebug.instances import build
+from sqldebug.sandbox import Limits, QueryError, Result, Sandbox
 from tests.server_support import assert_no_traceback, running
 
 TASK = "shop/top-products-ties"  # a query task on the shop dataset

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 import sqldebug
-from sqldebug.database import generated_rows, script_statements
 from sqldebug.errors import TaskFileError
+from sqldebug.instances import generated_rows, script_statements
 from sqldebug.runtime import get_runtime
 
 SCHEMA = """\

@@ -15,9 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import sqldebug
-from sqldebug.database import Result
 from sqldebug.models import RewardBreakdown
 from sqldebug.reward import RewardWeights, Score, step_reward
+from sqldebug.sandbox import Result
 from sqldebug.validate import constant_answer
 from tests.conftest import ENGINE_TASKS
 

@@ -28,10 +28,10 @@ from sqlglot import exp
 
 import sqldebug
 from sqldebug.bench import BenchSpec, RunFolderError, run_bench
-from sqldebug.database import Result
 from sqldebug.generation.operators import OPERATORS, render
 from sqldebug.grading import Grader
 from sqldebug.runtime import Runtime, get_runtime
+from sqldebug.sandbox import Result
 from sqldebug.spec import Task
 from sqldebug.validate import constant_answer
 from sqldebug.variants import fingerprint

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 import sqldebug
-from sqldebug.database import Instance, Limits, QueryError, Sandbox, build
+from sqldebug.instances import Instance, build
+from sqldebug.sandbox import Limits, QueryError, Sandbox
 
 TASK = "shop/top-products-ties"  # a query task on the shop dataset
 MUTATION = "shop/cancel-stale-pending-orders"

@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 import sqldebug
-from sqldebug.database import Limits, QueryError, Sandbox, split_statements
+from sqldebug.sandbox import Limits, QueryError, Sandbox, split_statements
 
 WAIVE = "bank/waive-new-customer-fees"
 # the reference fix of WAIVE in two statements: the amounts first, then the descriptions

@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from sqldebug import database, variants
+from sqldebug import instances, variants
 from sqldebug.catalog import load_catalog
-from sqldebug.database import build, table_rows
 from sqldebug.errors import TaskFileError
+from sqldebug.instances import build, table_rows
 from sqldebug.runtime import Runtime
 from sqldebug.variants import InstancePool
 
@@ -87,7 +87,7 @@ def test_a_sampled_variant_copied_and_patched_equals_one_built_whole(
     dataset: str, runtime: Runtime, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A warehouse's variant is the visible database with each big table's sample replaced
-    (database.replace_rows); it must hold the very rows, in the very order, of the variant built
+    (instances.replace_rows); it must hold the very rows, in the very order, of the variant built
     from scratch. Sampling is forced on a small dataset by lowering the threshold."""
     monkeypatch.setattr(variants, "SAMPLE_ROWS", 4)
     ds = runtime.catalog.datasets[dataset]
@@ -113,7 +113,7 @@ def test_a_lenient_insert_in_one_pass_equals_the_row_by_row_one(
     ds = runtime.catalog.datasets[dataset]
     fast = InstancePool(ds.id, ds.ddl, ds.rows)
     fast_dumps = [_in_storage_order(fast.variant(i).template) for i in range(8)]
-    monkeypatch.setattr(database, "_insert_or_ignore", lambda *a: False)
+    monkeypatch.setattr(instances, "_insert_or_ignore", lambda *a: False)
     slow = InstancePool(ds.id, ds.ddl, ds.rows)
     assert fast_dumps == [_in_storage_order(slow.variant(i).template) for i in range(8)]
 

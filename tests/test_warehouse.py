@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 import sqldebug
-from sqldebug.database import generated_rows
+from sqldebug.instances import generated_rows
 
 CATALOG = sqldebug.load_catalog()
 WAREHOUSES = sorted(d for d, ds in CATALOG.datasets.items() if ds.generate is not None)

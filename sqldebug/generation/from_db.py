@@ -401,8 +401,8 @@ class Source:
 
 def _verdict(runtime: Runtime, dataset: str, seed: Any, schema: dict[str, list[str]]) -> str:
     """Why ``seed`` cannot be a seed query of ``dataset`` ("kept" when it can)."""
-    from sqldebug.database import QueryError
     from sqldebug.generation.operators import OPERATORS
+    from sqldebug.sandbox import QueryError
     from sqldebug.spec import Provenance, Task
     from sqldebug.validate import failed_invariants
 

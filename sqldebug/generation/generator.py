@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
-from sqldebug.database import QueryError
 from sqldebug.errors import OptionError, SQLDebugError
 from sqldebug.generation.operators import OPERATORS, Mutant, Operator, Schema, render
 from sqldebug.generation.seeds import SeedQuery, load_seeds
 from sqldebug.generation.splice import splice
+from sqldebug.sandbox import QueryError
 from sqldebug.spec import CATEGORIES, Category, Difficulty, Provenance, Task
 from sqldebug.validate import failed_invariants, normal_form
 
